@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"cmp"
 	"slices"
 	"strconv"
@@ -31,6 +32,18 @@ func (es Errors) Error() string {
 }
 
 func pathErr(p, msg string) Errors { return Errors{{Path: p, Msg: msg}} }
+
+// ErrNotLeaf is matched (errors.Is) by the error Set returns when it is given
+// a value for a block or a list element, so a CLI can tell "the last word is
+// part of the path" from "the value is wrong".
+var ErrNotLeaf = errors.New("config: path names a block, not a value")
+
+// notLeaf is the Errors for a value given to a block.
+type notLeaf struct{ Errors }
+
+func (notLeaf) Is(target error) bool { return target == ErrNotLeaf }
+
+func notLeafErr(p, msg string) error { return notLeaf{pathErr(p, msg)} }
 
 // joinPath appends a field name. Keys that could be misread in a path
 // (unknown fields can be anything) are quoted.

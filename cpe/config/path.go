@@ -224,7 +224,7 @@ func (e *editor) set(n *node, m map[string]any, i int, p, value string) error {
 		}
 		if last {
 			if value != "" {
-				return pathErr(p, fmt.Sprintf("%s is a block and takes no value; fields: %s", f.name, fieldNames(f.node)))
+				return notLeafErr(p, fmt.Sprintf("%s is a block and takes no value; fields: %s", f.name, fieldNames(f.node)))
 			}
 			return nil
 		}
@@ -254,7 +254,7 @@ func (e *editor) set(n *node, m map[string]any, i int, p, value string) error {
 	}
 	if i+1 == len(e.words)-1 {
 		if value != "" {
-			return pathErr(ip, fmt.Sprintf("an element takes no value; fields: %s", fieldNames(f.node.elem)))
+			return notLeafErr(ip, fmt.Sprintf("an element takes no value; fields: %s", fieldNames(f.node.elem)))
 		}
 		return nil
 	}

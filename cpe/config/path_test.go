@@ -3,6 +3,7 @@ package config
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"reflect"
 	"strings"
 	"testing"
@@ -396,5 +397,29 @@ func TestEditSession(t *testing.T) {
 	}
 	if got := lines(Check(broken)); !reflect.DeepEqual(got, []string{`lan[1].interface: "lan0" is already used by lan[0].interface`}) {
 		t.Errorf("Check = %q", got)
+	}
+}
+
+func TestSetNotLeaf(t *testing.T) {
+	doc := Default()
+	for _, tc := range []struct {
+		path    string
+		value   string
+		notLeaf bool
+	}{
+		{"wan 0 dhcp6", "5", true},
+		{"wan 0", "x", true},
+		{"system", "x", true},
+		{"system hostname", "-bad-", false},
+		{"wan 0 dhcp6 prefix_hint", "99", false},
+	} {
+		_, err := Set(doc, strings.Fields(tc.path), tc.value)
+		if err == nil {
+			t.Errorf("Set(%s, %q) succeeded", tc.path, tc.value)
+			continue
+		}
+		if got := errors.Is(err, ErrNotLeaf); got != tc.notLeaf {
+			t.Errorf("Set(%s, %q): errors.Is(ErrNotLeaf) = %v, want %v (%v)", tc.path, tc.value, got, tc.notLeaf, err)
+		}
 	}
 }
