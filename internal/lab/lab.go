@@ -1,0 +1,234 @@
+// Package lab builds throw-away network labs for tests: network namespaces,
+// veth pairs, bridges and tap devices, with commands run inside them. Everything
+// it creates, and every process it starts, is removed when the test ends,
+// whether it passed or not.
+package lab
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net/netip"
+	"os"
+	"os/exec"
+	"runtime"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// T is the part of testing.TB the lab needs; cmd/run implements it too.
+type T interface {
+	Helper()
+	Cleanup(func())
+	Fatalf(format string, args ...any)
+	Logf(format string, args ...any)
+}
+
+// Skipper is testing.TB's Skip.
+type Skipper interface {
+	Helper()
+	Skip(args ...any)
+}
+
+// RequireRoot skips the test unless it runs as root.
+func RequireRoot(t Skipper) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("lab test: needs root for network namespaces (run make test as root)")
+	}
+}
+
+// Lab names its namespaces with a random prefix so parallel tests and leftovers
+// of killed runs never collide.
+type Lab struct {
+	t      T
+	prefix string
+	mu     sync.Mutex
+}
+
+// New starts a lab; its namespaces are deleted at cleanup.
+func New(t T) *Lab {
+	t.Helper()
+	var b [3]byte
+	rand.Read(b[:])
+	return &Lab{t: t, prefix: "cpe-" + hex.EncodeToString(b[:]) + "-"}
+}
+
+// Netns is a network namespace of the lab.
+type Netns struct {
+	Name string
+	lab  *Lab
+}
+
+// Netns creates a namespace (name is a short role: "isp", "cpe", "host1") with
+// its loopback up.
+func (l *Lab) Netns(role string) *Netns {
+	l.t.Helper()
+	n := &Netns{Name: l.prefix + role, lab: l}
+	l.run("ip", "netns", "add", n.Name)
+	l.t.Cleanup(func() {
+		if out, err := exec.Command("ip", "netns", "delete", n.Name).CombinedOutput(); err != nil {
+			l.t.Logf("lab: ip netns delete %s: %v: %s", n.Name, err, out)
+		}
+	})
+	n.Run("ip", "link", "set", "lo", "up")
+	return n
+}
+
+func (l *Lab) run(args ...string) string {
+	l.t.Helper()
+	out, err := runCmd(args...)
+	if err != nil {
+		l.t.Fatalf("lab: %v", err)
+	}
+	return out
+}
+
+func runCmd(args ...string) (string, error) {
+	var stdout, stderr bytes.Buffer
+	cmd := exec.Command(args[0], args[1:]...)
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		return stdout.String(), fmt.Errorf("%s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
+	}
+	return stdout.String(), nil
+}
+
+// Exec runs a command inside the namespace and returns its standard output.
+func (n *Netns) Exec(args ...string) (string, error) {
+	return runCmd(append([]string{"ip", "netns", "exec", n.Name}, args...)...)
+}
+
+// Run is Exec that fails the test on error.
+func (n *Netns) Run(args ...string) string {
+	n.lab.t.Helper()
+	out, err := n.Exec(args...)
+	if err != nil {
+		n.lab.t.Fatalf("lab: %v", err)
+	}
+	return out
+}
+
+// Start runs a long-lived command inside the namespace. It is killed (SIGTERM,
+// then SIGKILL after two seconds, by its PID only) at cleanup. Its output goes
+// to the test log if the test fails.
+func (n *Netns) Start(args ...string) *exec.Cmd {
+	n.lab.t.Helper()
+	cmd := exec.Command("ip", append([]string{"netns", "exec", n.Name}, args...)...)
+	var out lockedBuffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		n.lab.t.Fatalf("lab: start %s in %s: %v", strings.Join(args, " "), n.Name, err)
+	}
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+	n.lab.t.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(2 * time.Second):
+			cmd.Process.Kill()
+			<-exited
+		}
+		if s := out.String(); s != "" {
+			n.lab.t.Logf("lab: output of %s (pid %d) in %s:\n%s", strings.Join(args, " "), cmd.Process.Pid, n.Name, s)
+		}
+	})
+	return cmd
+}
+
+// Do runs fn with the calling goroutine's thread inside the namespace, for Go
+// code (netlink, sockets) that should act there.
+func (n *Netns) Do(fn func() error) error {
+	target, err := os.Open("/var/run/netns/" + n.Name)
+	if err != nil {
+		return fmt.Errorf("lab: %w", err)
+	}
+	defer target.Close()
+	runtime.LockOSThread()
+	// The thread is left locked if switching back fails, so the runtime
+	// discards it instead of reusing it in the wrong namespace.
+	orig, err := os.Open(fmt.Sprintf("/proc/self/task/%d/ns/net", unix.Gettid()))
+	if err != nil {
+		runtime.UnlockOSThread()
+		return fmt.Errorf("lab: %w", err)
+	}
+	defer orig.Close()
+	if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
+		runtime.UnlockOSThread()
+		return fmt.Errorf("lab: setns %s: %w", n.Name, err)
+	}
+	ferr := fn()
+	if err := unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET); err != nil {
+		return fmt.Errorf("lab: back from %s: %w", n.Name, err)
+	}
+	runtime.UnlockOSThread()
+	return ferr
+}
+
+// Veth connects two namespaces with a veth pair named aName in a and bName in b,
+// both up.
+func (l *Lab) Veth(a *Netns, aName string, b *Netns, bName string) {
+	l.t.Helper()
+	l.run("ip", "-n", a.Name, "link", "add", aName, "type", "veth", "peer", "name", bName, "netns", b.Name)
+	a.Run("ip", "link", "set", aName, "up")
+	b.Run("ip", "link", "set", bName, "up")
+}
+
+// Addr adds an address to a device (and brings it up).
+func (n *Netns) Addr(dev string, p netip.Prefix) {
+	n.lab.t.Helper()
+	args := []string{"ip", "addr", "add", p.String(), "dev", dev}
+	if p.Addr().Is6() {
+		args = append(args, "nodad")
+	}
+	n.Run(args...)
+	n.Run("ip", "link", "set", dev, "up")
+}
+
+// Tap creates a tap device (for qemu) and brings it up.
+func (n *Netns) Tap(name string) {
+	n.lab.t.Helper()
+	n.Run("ip", "tuntap", "add", "dev", name, "mode", "tap")
+	n.Run("ip", "link", "set", name, "up")
+}
+
+// Bridge creates a bridge with the given ports, all up.
+func (n *Netns) Bridge(name string, ports ...string) {
+	n.lab.t.Helper()
+	n.Run("ip", "link", "add", name, "type", "bridge")
+	for _, p := range ports {
+		n.Run("ip", "link", "set", p, "master", name)
+		n.Run("ip", "link", "set", p, "up")
+	}
+	n.Run("ip", "link", "set", name, "up")
+}
+
+// Sysctl sets a sysctl inside the namespace ("net.ipv6.conf.all.forwarding", "1").
+func (n *Netns) Sysctl(key, value string) {
+	n.lab.t.Helper()
+	n.Run("sysctl", "-q", "-w", key+"="+value)
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}

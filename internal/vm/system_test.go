@@ -1,0 +1,171 @@
+package vm_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"cpe/cpe/boot"
+	"cpe/internal/vm"
+)
+
+var hostnameRE = regexp.MustCompile(`(?m)^\s*hostname:\s*(\S+)\s*$`)
+
+// bootToPrompt starts a VM and waits for the CLI prompt, returning the time it took.
+func bootToPrompt(t *testing.T, o vm.Options, within time.Duration) (*vm.VM, time.Duration) {
+	t.Helper()
+	v := vm.Start(t, o)
+	if _, err := v.WaitPrompt(within); err != nil {
+		t.Fatalf("boot: %v", err)
+	}
+	return v, time.Since(v.Started())
+}
+
+func command(t *testing.T, v *vm.VM, line string) string {
+	t.Helper()
+	out, err := v.Command(line, 30*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func hostname(t *testing.T, v *vm.VM) string {
+	t.Helper()
+	out := command(t, v, "show system")
+	m := hostnameRE.FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("show system has no hostname line:\n%s", out)
+	}
+	return m[1]
+}
+
+// configure runs lines in configuration mode and leaves it.
+func configure(t *testing.T, v *vm.VM, lines ...string) {
+	t.Helper()
+	for _, l := range append(append([]string{"configure"}, lines...), "exit") {
+		out := command(t, v, l)
+		if strings.Contains(strings.ToLower(out), "error") {
+			t.Fatalf("%q: %s", l, out)
+		}
+	}
+}
+
+func banners(v *vm.VM) int { return strings.Count(v.Transcript(), boot.Banner) }
+
+func TestBoot(t *testing.T) {
+	v, took := bootToPrompt(t, vm.Options{}, 30*time.Second)
+	t.Logf("qemu start to prompt: %v", took.Round(10*time.Millisecond))
+	if out := command(t, v, "show version"); !strings.Contains(out, "cpe") {
+		t.Errorf("show version = %q, want it to mention cpe", out)
+	}
+}
+
+func TestCommitConfirmed(t *testing.T) {
+	v, _ := bootToPrompt(t, vm.Options{}, 60*time.Second)
+	old := hostname(t, v)
+	if old != "cpe" {
+		t.Logf("factory hostname is %q (expected cpe); checking the rollback against it", old)
+	}
+	configure(t, v, "set system hostname lab1", "commit confirmed 1")
+	if got := hostname(t, v); got != "lab1" {
+		t.Fatalf("after commit confirmed: hostname %q, want lab1", got)
+	}
+	// Not confirming: the deadline passes and the old config comes back, without a reboot.
+	start := time.Now()
+	for {
+		time.Sleep(5 * time.Second)
+		got := hostname(t, v)
+		if got == old {
+			t.Logf("rolled back to %q %v after the commit", got, time.Since(start).Round(time.Second))
+			break
+		}
+		if got != "lab1" {
+			t.Fatalf("hostname %q while waiting for the rollback (want lab1 or %s)", got, old)
+		}
+		if time.Since(start) > 120*time.Second {
+			t.Fatalf("no rollback 120 s after commit confirmed 1")
+		}
+	}
+	if n := banners(v); n != 1 {
+		t.Fatalf("the box rebooted to roll back (%d boot banners)", n)
+	}
+
+	configure(t, v, "set system hostname keep1", "commit confirmed 5", "confirm")
+	if err := v.Send("reboot\r"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.ExpectString(boot.Banner, 60*time.Second); err != nil {
+		t.Fatalf("no reboot: %v", err)
+	}
+	if _, err := v.WaitPrompt(60 * time.Second); err != nil {
+		t.Fatalf("after reboot: %v", err)
+	}
+	if got := hostname(t, v); got != "keep1" {
+		t.Fatalf("after a confirmed commit and a reboot: hostname %q, want keep1", got)
+	}
+}
+
+func TestPowerCut(t *testing.T) {
+	n := 20
+	if s := os.Getenv("CPE_POWERCUT_N"); s != "" {
+		var err error
+		if n, err = strconv.Atoi(s); err != nil || n < 1 {
+			t.Fatalf("CPE_POWERCUT_N=%q: want a positive number", s)
+		}
+	}
+	seed := uint64(time.Now().UnixNano())
+	if s := os.Getenv("CPE_POWERCUT_SEED"); s != "" {
+		seed, _ = strconv.ParseUint(s, 10, 64)
+	}
+	t.Logf("power cut: %d iterations, seed %d (CPE_POWERCUT_SEED=%d repeats the delays)", n, seed, seed)
+	rng := rand.New(rand.NewPCG(seed, seed))
+
+	// One disk for all boots: each one sees what the cut left behind.
+	perm := vm.FreshPerm(t, vm.ImageDir(t))
+
+	allowed := map[string]bool{}
+	for i := 0; i <= n; i++ {
+		v, took := bootToPrompt(t, vm.Options{Perm: perm}, 60*time.Second)
+		host := hostname(t, v)
+		if i > 0 && !allowed[host] {
+			t.Fatalf("boot %d: hostname %q, want one of %v", i, host, keys(allowed))
+		}
+		cfg := strings.TrimSpace(command(t, v, "show config"))
+		if !json.Valid([]byte(cfg)) {
+			t.Fatalf("boot %d: show config is not JSON:\n%s", i, cfg)
+		}
+		if i == n {
+			t.Logf("boot %d: %v to prompt, hostname %s: state intact after %d power cuts", i, took.Round(10*time.Millisecond), host, n)
+			break
+		}
+		allowed = map[string]bool{host: true}
+		var burst strings.Builder
+		for j := 0; j < 3; j++ {
+			name := fmt.Sprintf("pc%d%c", i, 'a'+j)
+			allowed[name] = true
+			fmt.Fprintf(&burst, "configure\rset system hostname %s\rcommit\rexit\r", name)
+		}
+		delay := time.Duration(rng.Int64N(int64(3 * time.Second)))
+		if err := v.Send(burst.String()); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(delay)
+		v.Kill()
+		t.Logf("boot %d: %v to prompt, hostname %s; power cut %v after the burst", i, took.Round(10*time.Millisecond), host, delay.Round(time.Millisecond))
+	}
+}
+
+func keys(m map[string]bool) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
