@@ -147,12 +147,14 @@ func TestPowerCut(t *testing.T) {
 		}
 		allowed = map[string]bool{host: true}
 		var burst strings.Builder
-		for j := 0; j < 3; j++ {
+		// Ten commits take a second or two under emulation; cutting
+		// anywhere in the first two seconds lands mostly inside them.
+		for j := 0; j < 10; j++ {
 			name := fmt.Sprintf("pc%d%c", i, 'a'+j)
 			allowed[name] = true
 			fmt.Fprintf(&burst, "configure\rset system hostname %s\rcommit\rexit\r", name)
 		}
-		delay := time.Duration(rng.Int64N(int64(3 * time.Second)))
+		delay := time.Duration(rng.Int64N(int64(2 * time.Second)))
 		if err := v.Send(burst.String()); err != nil {
 			t.Fatal(err)
 		}
