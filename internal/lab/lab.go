@@ -114,34 +114,63 @@ func (n *Netns) Run(args ...string) string {
 	return out
 }
 
-// Start runs a long-lived command inside the namespace. It is killed (SIGTERM,
-// then SIGKILL after two seconds, by its PID only) at cleanup. Its output goes
-// to the test log if the test fails.
-func (n *Netns) Start(args ...string) *exec.Cmd {
+// Start runs a long-lived command inside the namespace. It is stopped
+// (SIGTERM, then SIGKILL after two seconds, by its PID only) at cleanup, or
+// earlier with Proc.Stop. Its output goes to the test log if the test fails.
+func (n *Netns) Start(args ...string) *Proc { return n.StartEnv(nil, args...) }
+
+// StartEnv is Start with extra environment variables ("NAME=value").
+func (n *Netns) StartEnv(env []string, args ...string) *Proc {
 	n.lab.t.Helper()
 	cmd := exec.Command("ip", append([]string{"netns", "exec", n.Name}, args...)...)
-	var out lockedBuffer
-	cmd.Stdout, cmd.Stderr = &out, &out
+	if len(env) > 0 {
+		cmd.Env = append(os.Environ(), env...)
+	}
+	p := &Proc{Cmd: cmd, exited: make(chan struct{})}
+	cmd.Stdout, cmd.Stderr = &p.out, &p.out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		n.lab.t.Fatalf("lab: start %s in %s: %v", strings.Join(args, " "), n.Name, err)
 	}
-	exited := make(chan struct{})
-	go func() { cmd.Wait(); close(exited) }()
+	go func() { cmd.Wait(); close(p.exited) }()
 	n.lab.t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(2 * time.Second):
-			cmd.Process.Kill()
-			<-exited
-		}
-		if s := out.String(); s != "" {
+		p.Stop()
+		if s := p.out.String(); s != "" {
 			n.lab.t.Logf("lab: output of %s (pid %d) in %s:\n%s", strings.Join(args, " "), cmd.Process.Pid, n.Name, s)
 		}
 	})
-	return cmd
+	return p
 }
+
+// Proc is a process started in a namespace.
+type Proc struct {
+	Cmd    *exec.Cmd
+	out    lockedBuffer
+	exited chan struct{}
+}
+
+// Stop ends the process (SIGTERM, SIGKILL after two seconds) and waits for
+// it. Stopping a process that has ended does nothing.
+func (p *Proc) Stop() {
+	select {
+	case <-p.exited:
+		return
+	default:
+	}
+	p.Cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.exited:
+	case <-time.After(2 * time.Second):
+		p.Cmd.Process.Kill()
+		<-p.exited
+	}
+}
+
+// Exited is closed when the process has ended.
+func (p *Proc) Exited() <-chan struct{} { return p.exited }
+
+// Output is what the process printed so far.
+func (p *Proc) Output() string { return p.out.String() }
 
 // Do runs fn with the calling goroutine's thread inside the namespace, for Go
 // code (netlink, sockets) that should act there.

@@ -44,8 +44,8 @@ func TestLab(t *testing.T) {
 			t.Error("v-a visible outside its namespace after Do")
 		}
 
-		cmd := b.Start("sleep", "60")
-		pidFile := "/proc/" + strconv.Itoa(cmd.Process.Pid)
+		p := b.Start("sleep", "60")
+		pidFile := "/proc/" + strconv.Itoa(p.Cmd.Process.Pid)
 		t.Cleanup(func() {
 			// Registered after Start's cleanup, so it runs before it: the process lives.
 			if _, err := os.Stat(pidFile); err != nil {
