@@ -1,7 +1,7 @@
-// Package kernel reads and reconciles the kernel's network state (links,
-// addresses, routes) over netlink. For now it holds the read side used by the
-// console's show commands.
 package kernel
+
+// The read-only listings behind the console's show commands. They read the
+// whole namespace, not only what the Applier owns.
 
 import (
 	"fmt"
