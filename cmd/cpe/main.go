@@ -19,6 +19,7 @@ import (
 	"cpe/cpe/config"
 	"cpe/cpe/console"
 	"cpe/cpe/daemon"
+	"cpe/cpe/kernel"
 	"cpe/cpe/logring"
 )
 
@@ -141,7 +142,14 @@ func cmdRun(args []string, stderr io.Writer) int {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	k, err := kernel.New(kernel.Options{Logger: log})
+	if err != nil {
+		fmt.Fprintf(stderr, "cpe run: %v\n", err)
+		return 1
+	}
+	defer k.Close()
 	d, err := daemon.New(daemon.Options{
+		Kernel:     k,
 		StateDir:   *stateDir,
 		ConfigFile: *cfgFile,
 		Socket:     *socket,

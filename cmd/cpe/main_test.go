@@ -10,29 +10,24 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"cpe/internal/lab"
 )
 
 // cpeBin is the binary under test, built once for the package's tests.
 var cpeBin string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "cpe-bin")
-	if err != nil {
-		panic(err)
-	}
-	cpeBin = filepath.Join(dir, "cpe")
-	if out, err := exec.Command("go", "build", "-o", cpeBin, ".").CombinedOutput(); err != nil {
-		os.Stderr.Write(out)
-		os.RemoveAll(dir)
-		os.Exit(1)
-	}
 	code := m.Run()
-	os.RemoveAll(dir)
+	lab.RemoveBinary()
 	os.Exit(code)
 }
 
 func runCPE(t *testing.T, stdin string, args ...string) (string, int) {
 	t.Helper()
+	if cpeBin == "" {
+		cpeBin = lab.Binary(t)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, cpeBin, args...)
@@ -87,15 +82,19 @@ func TestUnknownCommand(t *testing.T) {
 }
 
 // TestRunAndCLI runs the supervisor as a plain process and drives it through
-// `cpe cli`, the way a lab test or an operator on a Linux box would.
+// `cpe cli`, the way a lab test or an operator on a Linux box would. It runs
+// in a namespace of its own: `cpe run` configures the network it is in.
 func TestRunAndCLI(t *testing.T) {
+	lab.RequireRoot(t)
+	ns := lab.New(t).Netns("cpe")
 	dir := t.TempDir()
 	sock := filepath.Join(dir, "cli.sock")
 	cfg := filepath.Join(dir, "config.json")
 	os.WriteFile(cfg, []byte(`{"system":{"hostname":"first"},"wan":[{"interface":"wan0","dhcp4":{}}]}`), 0o644)
 
 	var log bytes.Buffer
-	run := exec.Command(cpeBin, "run", "-config", cfg, "-state", filepath.Join(dir, "state"), "-socket", sock)
+	cpeBin = lab.Binary(t)
+	run := exec.Command("ip", "netns", "exec", ns.Name, cpeBin, "run", "-config", cfg, "-state", filepath.Join(dir, "state"), "-socket", sock)
 	run.Stdout, run.Stderr = &log, &log
 	if err := run.Start(); err != nil {
 		t.Fatal(err)
@@ -178,7 +177,7 @@ func TestRunAndCLI(t *testing.T) {
 	// Restarted on the same state without a config file, it runs the
 	// stored revision.
 	log.Reset()
-	run2 := exec.Command(cpeBin, "run", "-state", filepath.Join(dir, "state"), "-socket", sock)
+	run2 := exec.Command("ip", "netns", "exec", ns.Name, cpeBin, "run", "-state", filepath.Join(dir, "state"), "-socket", sock)
 	run2.Stdout, run2.Stderr = &log, &log
 	if err := run2.Start(); err != nil {
 		t.Fatal(err)

@@ -11,6 +11,7 @@ import (
 
 	"cpe/cpe/boot"
 	"cpe/cpe/daemon"
+	"cpe/cpe/kernel"
 	"cpe/cpe/logring"
 	"cpe/cpe/supervisor"
 )
@@ -37,6 +38,12 @@ func pid1() {
 	fmt.Fprintf(console, "\r\ncpe %s (%s) on %s\r\n", version, commit, board)
 
 	stateDir, persistent := sys.StateDir, sys.PermOK
+	var applier daemon.KernelApplier
+	if k, err := kernel.New(kernel.Options{Logger: log}); err != nil {
+		log.Error("no kernel applier: addresses and routes will not be installed", "err", err)
+	} else {
+		applier = k
+	}
 	for {
 		func() {
 			defer func() {
@@ -46,6 +53,7 @@ func pid1() {
 			}()
 			d, err := daemon.New(daemon.Options{
 				StateDir:    stateDir,
+				Kernel:      applier,
 				Socket:      defaultSocket,
 				Logger:      log,
 				Ring:        ring,

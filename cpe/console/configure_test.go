@@ -2,6 +2,7 @@ package console
 
 import (
 	"context"
+	"io"
 	"slices"
 	"strings"
 	"testing"
@@ -291,5 +292,30 @@ func TestSameDoc(t *testing.T) {
 		if got := sameDoc([]byte(tt.a), []byte(tt.b)); got != tt.want {
 			t.Errorf("sameDoc(%q, %q) = %v", tt.a, tt.b, got)
 		}
+	}
+}
+
+// TestRegisteredLongerCommandWins: a registered command whose words extend
+// another registered command that takes arguments stays reachable.
+func TestRegisteredLongerCommandWins(t *testing.T) {
+	var ran []string
+	cmd := func(name string) func(context.Context, *Session, []string, io.Writer) error {
+		return func(_ context.Context, _ *Session, args []string, _ io.Writer) error {
+			ran = append(ran, name+strings.Join(args, ","))
+			return nil
+		}
+	}
+	c := New(fakeSchema{}, newFakeConfig(`{}`), []Command{
+		{Words: []string{"show", "wan"}, Args: "[N]", Run: cmd("wan:")},
+		{Words: []string{"show", "wan", "history"}, Args: "[N]", Run: cmd("history:")},
+	}, Options{})
+	s := c.NewSession()
+	for _, line := range []string{"show wan 1", "show wan history", "sh wan hist 0"} {
+		if err := s.Exec(context.Background(), line, io.Discard); err != nil {
+			t.Fatalf("%q: %v", line, err)
+		}
+	}
+	if got, want := strings.Join(ran, " "), "wan:1 history: history:0"; got != want {
+		t.Errorf("ran %q, want %q", got, want)
 	}
 }

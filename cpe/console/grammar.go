@@ -80,11 +80,18 @@ func (c *Console) register(cmds []Command) {
 				list = append(list, b)
 			}
 		}
+		// Only built-ins hide: among registered commands fixed words win
+		// over arguments ("show wan history" next to "show wan [N]").
+		shown := slices.Clone(list)
 		for _, rc := range valid {
 			if !rc.availableIn(mode) {
 				continue
 			}
-			if by := hiddenBy(list, rc); by != nil {
+			by := hiddenBy(shown, rc)
+			if by == nil {
+				by = sameWords(list, rc)
+			}
+			if by != nil {
 				c.log.Debug("command hidden by another", "mode", mode.String(),
 					"words", strings.Join(rc.Words, " "), "by", by.usage())
 				continue
@@ -119,6 +126,16 @@ func hiddenBy(list []*command, rc *command) *command {
 			continue
 		}
 		if len(b.Words) == len(rc.Words) || b.Args != "" {
+			return b
+		}
+	}
+	return nil
+}
+
+// sameWords returns the command in list with exactly rc's words.
+func sameWords(list []*command, rc *command) *command {
+	for _, b := range list {
+		if slices.Equal(b.Words, rc.Words) {
 			return b
 		}
 	}

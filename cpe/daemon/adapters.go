@@ -1,8 +1,8 @@
 package daemon
 
 import (
-	"errors"
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -23,7 +23,7 @@ func (schema) Set(doc []byte, path []string, value string) ([]byte, error) {
 }
 func (schema) Delete(doc []byte, path []string) ([]byte, error) { return config.Delete(doc, path) }
 func (schema) Get(doc []byte, path []string) ([]byte, error)    { return config.Get(doc, path) }
-func (schema) Describe(path []string) (string, error)            { return config.Describe(path) }
+func (schema) Describe(path []string) (string, error)           { return config.Describe(path) }
 func (schema) Check(doc []byte) error {
 	if errs := config.Check(doc); len(errs) > 0 {
 		return errs

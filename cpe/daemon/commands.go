@@ -19,7 +19,7 @@ import (
 // configure-mode editing is the console's own grammar.
 func (d *Daemon) commands() []console.Command {
 	op := []console.Mode{console.Operational}
-	return []console.Command{
+	return append([]console.Command{
 		{Words: []string{"show", "version"}, Help: "build version, commit, Go version and board", Run: d.showVersion},
 		{Words: []string{"show", "system"}, Help: "hostname, uptime, state directory, memory, pending confirmation", Run: d.showSystem},
 		{Words: []string{"show", "components"}, Help: "supervised components: state, restarts, last error", Run: d.showComponents},
@@ -30,7 +30,7 @@ func (d *Daemon) commands() []console.Command {
 		{Words: []string{"show", "routes"}, Help: "routes of every table, both families", Run: writer(kernel.WriteRoutes)},
 		{Words: []string{"reboot"}, Modes: op, Help: "restart the device", Run: d.power("reboot", d.opts.Reboot)},
 		{Words: []string{"poweroff"}, Modes: op, Help: "switch the device off", Run: d.power("poweroff", d.opts.Poweroff)},
-	}
+	}, d.wanCommands()...)
 }
 
 func writer(f func(io.Writer) error) func(context.Context, *console.Session, []string, io.Writer) error {

@@ -18,6 +18,7 @@ import (
 	"cpe/cpe/config"
 	"cpe/cpe/console"
 	"cpe/cpe/logring"
+	"cpe/cpe/state"
 	"cpe/cpe/store"
 	"cpe/cpe/supervisor"
 )
@@ -46,6 +47,9 @@ type Options struct {
 	SetHostname func(string) error
 	Reboot      func() error
 	Poweroff    func() error
+	// Kernel applies the planned addresses, routes and sysctls; nil plans
+	// without touching the kernel (unit tests).
+	Kernel KernelApplier
 	// Extra components started with the core ones, such as the watchdog;
 	// they receive the supervisor's health through HealthFunc.
 	Extra func(healthy func() bool) []supervisor.Spec
@@ -65,6 +69,9 @@ type Daemon struct {
 	hostname atomic.Value // string, as applied by the system component
 
 	timerWake chan struct{}
+
+	facts *state.Store
+	net   *network
 }
 
 // New opens the store in opts.StateDir and loads the running configuration.
@@ -86,6 +93,8 @@ func New(opts Options) (*Daemon, error) {
 		log:       opts.Logger.With("component", "daemon"),
 		started:   opts.Now(),
 		timerWake: make(chan struct{}, 1),
+		facts:     state.New(),
+		net:       newNetwork(),
 	}
 	st, err := store.Open(opts.StateDir, opts.Now, config.Default())
 	if err != nil {
@@ -178,7 +187,10 @@ func (d *Daemon) Run(ctx context.Context) error {
 // whose part of the configuration changed. Call with d.mu held.
 func (d *Daemon) apply(cfg *config.Config) error {
 	d.running = cfg
-	return d.sup.Apply(d.specs(cfg))
+	d.forgetRemoved(cfg)
+	err := d.sup.Apply(d.specs(cfg))
+	d.net.replan()
+	return err
 }
 
 func (d *Daemon) specs(cfg *config.Config) []supervisor.Spec {
@@ -193,6 +205,7 @@ func (d *Daemon) specs(cfg *config.Config) []supervisor.Spec {
 			New:  func() supervisor.Component { return commitTimer{d} },
 		},
 	}
+	specs = append(specs, d.networkSpecs(cfg)...)
 	if d.opts.Socket != "" {
 		path := d.opts.Socket
 		specs = append(specs, supervisor.Spec{

@@ -244,3 +244,6 @@ func (n *Netns) WaitLinkLocal(dev string) {
 	}
 	n.lab.t.Fatalf("lab: no link-local address on %s in %s", dev, n.Name)
 }
+
+// Options returns what the ISP was started with (defaults filled in).
+func (i *ISP) Options() ISPOptions { return i.opts }

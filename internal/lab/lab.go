@@ -261,3 +261,13 @@ func (l *lockedBuffer) String() string {
 	defer l.mu.Unlock()
 	return l.b.String()
 }
+
+// RequireCommands skips the test when a peer program is not installed.
+func RequireCommands(t Skipper, names ...string) {
+	t.Helper()
+	for _, n := range names {
+		if _, err := exec.LookPath(n); err != nil {
+			t.Skip("lab test: " + n + " is not installed (make deps installs the peers)")
+		}
+	}
+}

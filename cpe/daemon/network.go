@@ -1,0 +1,159 @@
+package daemon
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"cpe/cpe/config"
+	"cpe/cpe/kernel"
+	"cpe/cpe/plan"
+	"cpe/cpe/supervisor"
+	"cpe/wan"
+)
+
+// KernelApplier makes the kernel match a desired state; *kernel.Applier in
+// production, a recording fake in tests (or nil: plan, apply nothing).
+type KernelApplier interface {
+	Apply(ctx context.Context, d kernel.Desired) ([]string, error)
+}
+
+// network holds the daemon's protocol side: the uplinks it runs and their
+// histories, which outlive restarts of the uplink components.
+type network struct {
+	mu        sync.Mutex
+	uplinks   map[string]*wan.Uplink
+	histories map[string]*wan.History
+	kick      chan struct{}
+	lastPlan  kernel.Desired
+	lastErr   error
+}
+
+func newNetwork() *network {
+	return &network{uplinks: map[string]*wan.Uplink{}, histories: map[string]*wan.History{}, kick: make(chan struct{}, 1)}
+}
+
+func (n *network) history(name string) *wan.History {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	h := n.histories[name]
+	if h == nil {
+		h = wan.NewHistory(200, nil)
+		n.histories[name] = h
+	}
+	return h
+}
+
+func (n *network) uplink(name string) *wan.Uplink {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.uplinks[name]
+}
+
+// replan wakes the kernel component, after a commit.
+func (n *network) replan() {
+	select {
+	case n.kick <- struct{}{}:
+	default:
+	}
+}
+
+// networkSpecs are the components for the uplinks and the kernel applier.
+func (d *Daemon) networkSpecs(cfg *config.Config) []supervisor.Spec {
+	var specs []supervisor.Spec
+	for _, w := range cfg.WAN {
+		w := w
+		host := cfg.System.Hostname
+		specs = append(specs, supervisor.Spec{
+			Name: "wan " + w.Name,
+			Key: struct {
+				W    config.WAN
+				Host string
+			}{w, host},
+			New: func() supervisor.Component {
+				u := wan.NewUplink(w, host, filepath.Join(d.opts.StateDir, "wan", w.Name), d.facts, d.net.history(w.Name), d.opts.Logger)
+				d.net.mu.Lock()
+				d.net.uplinks[w.Name] = u
+				d.net.mu.Unlock()
+				return u
+			},
+		})
+	}
+	specs = append(specs, supervisor.Spec{
+		Name: "kernel",
+		New:  func() supervisor.Component { return kernelComponent{d} },
+	})
+	return specs
+}
+
+// forgetRemoved drops facts and uplink handles of uplinks no longer
+// configured, so their addresses and routes are withdrawn.
+func (d *Daemon) forgetRemoved(cfg *config.Config) {
+	keep := map[string]bool{}
+	for _, w := range cfg.WAN {
+		keep[w.Name] = true
+	}
+	d.net.mu.Lock()
+	defer d.net.mu.Unlock()
+	for name := range d.net.uplinks {
+		if !keep[name] {
+			delete(d.net.uplinks, name)
+			d.facts.DeletePrefix("wan/" + name + "/")
+		}
+	}
+}
+
+// kernelComponent re-plans whenever facts or the configuration change, and
+// at least every replanEvery so lifetimes that ran out are withdrawn.
+type kernelComponent struct{ d *Daemon }
+
+const replanEvery = 30 * time.Second
+
+func (k kernelComponent) Run(ctx context.Context) error {
+	d := k.d
+	wake, cancel := d.facts.Subscribe()
+	defer cancel()
+	tick := time.NewTicker(replanEvery)
+	defer tick.Stop()
+	for {
+		d.mu.Lock()
+		cfg := d.running
+		d.mu.Unlock()
+		desired := plan.Kernel(cfg, d.facts.Snapshot(), d.opts.Now())
+		var err error
+		if d.opts.Kernel != nil {
+			// The applier logs each change it makes.
+			_, err = d.opts.Kernel.Apply(ctx, desired)
+		}
+		d.net.mu.Lock()
+		d.net.lastPlan, d.net.lastErr = desired, err
+		d.net.mu.Unlock()
+		if err != nil {
+			d.log.Error("applying the plan to the kernel", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-wake:
+		case <-d.net.kick:
+		case <-tick.C:
+		}
+	}
+}
+
+// Renew forces the uplink's clients to renew (console `renew wan N`).
+func (d *Daemon) renew(ctx context.Context, index int) error {
+	d.mu.Lock()
+	cfg := d.running
+	d.mu.Unlock()
+	if index < 0 || index >= len(cfg.WAN) {
+		return fmt.Errorf("renew: no uplink %d (there are %d)", index, len(cfg.WAN))
+	}
+	u := d.net.uplink(cfg.WAN[index].Name)
+	if u == nil {
+		return fmt.Errorf("renew: uplink %s is not running", cfg.WAN[index].Name)
+	}
+	return u.Renew(ctx)
+}

@@ -1,0 +1,133 @@
+// Package plan computes the system the box should be from its configuration
+// and the facts the protocols learned. It is pure: the same inputs always
+// give the same plan, and the appliers make the kernel match it.
+package plan
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+	"time"
+
+	"cpe/cpe/config"
+	"cpe/cpe/kernel"
+	"cpe/cpe/state"
+	"cpe/wan/dhcp4"
+	"cpe/wan/dhcp6"
+)
+
+// Fact keys the WAN engines publish under, one set per uplink name.
+func KeyDHCP4(uplink string) string { return "wan/" + uplink + "/dhcp4" }
+func KeyDHCP6(uplink string) string { return "wan/" + uplink + "/dhcp6" }
+func KeyRA(uplink string) string    { return "wan/" + uplink + "/ra" }
+
+// Route metrics: uplinks are preferred in configuration order, and within an
+// uplink a configured static route wins over a learned one.
+const (
+	metricBase      = 1024
+	metricPerUplink = 16
+	metricLearned   = 1
+)
+
+func uplinkMetric(i int) uint32 { return metricBase + uint32(i)*metricPerUplink }
+
+// Kernel returns the desired addresses, routes, sysctls and links.
+func Kernel(cfg *config.Config, facts state.Snapshot, now time.Time) kernel.Desired {
+	d := kernel.Desired{Sysctls: map[string]string{
+		// A router: forwarding on for both families. With forwarding on the
+		// kernel ignores RAs unless accept_ra=2; the box processes RAs in Go
+		// (wan/ra), so the kernel's own handling is switched off per link.
+		"net.ipv4.ip_forward":              "1",
+		"net.ipv6.conf.all.forwarding":     "1",
+		"net.ipv6.conf.default.forwarding": "1",
+	}}
+	for i, w := range cfg.WAN {
+		planUplink(&d, i, w, facts, now)
+	}
+	return d
+}
+
+func planUplink(d *kernel.Desired, i int, w config.WAN, facts state.Snapshot, now time.Time) {
+	ifname := w.Interface
+	d.Links = append(d.Links, kernel.Link{Name: ifname, Up: true, MTU: w.MTU})
+	d.Sysctls["net.ipv6.conf."+ifname+".accept_ra"] = "0"
+	d.Sysctls["net.ipv6.conf."+ifname+".autoconf"] = "0"
+	metric := uplinkMetric(i)
+
+	if s := w.Static; s != nil {
+		for _, a := range s.Addresses {
+			d.Addresses = append(d.Addresses, kernel.Address{Link: ifname, Prefix: a})
+		}
+		for _, r := range s.Routes {
+			m := r.Metric
+			if m == 0 {
+				m = metric
+			}
+			d.Routes = append(d.Routes, kernel.Route{Dst: r.Prefix, Via: r.Via, Link: ifname, Metric: m})
+		}
+	}
+
+	if w.DHCP4 != nil {
+		if l, ok := state.Get[dhcp4.Lease](facts, KeyDHCP4(w.Name)); ok && l.Bound() && l.Expiry.After(now) {
+			d.Addresses = append(d.Addresses, kernel.Address{
+				Link: ifname, Prefix: l.Address, PreferredUntil: l.Expiry, ValidUntil: l.Expiry,
+			})
+			for _, r := range l.Routes() {
+				d.Routes = append(d.Routes, kernel.Route{Dst: r.Dst, Via: r.Via, Link: ifname, Metric: metric + metricLearned})
+			}
+		}
+	}
+
+	if w.DHCP6 != nil {
+		if l, ok := state.Get[dhcp6.Lease](facts, KeyDHCP6(w.Name)); ok {
+			for _, a := range l.Addresses {
+				if !a.Valid.After(now) {
+					continue
+				}
+				// An IA_NA address says nothing about the link's prefix
+				// (RFC 8415 21.6): a /128 with no prefix route.
+				d.Addresses = append(d.Addresses, kernel.Address{
+					Link: ifname, Prefix: netip.PrefixFrom(a.Addr, 128),
+					PreferredUntil: a.Preferred, ValidUntil: a.Valid, NoPrefixRoute: true,
+				})
+			}
+			for _, p := range l.Prefixes {
+				if !p.Valid.After(now) {
+					continue
+				}
+				// RFC 7084 WPD-5: an unreachable route for the delegated
+				// prefix, so traffic to subnets not assigned to a LAN is
+				// answered with an ICMP error instead of looping to the ISP.
+				d.Routes = append(d.Routes, kernel.Route{Dst: p.Prefix.Masked(), Type: kernel.Unreachable, Metric: metric})
+			}
+		}
+	}
+	dedupe(d)
+}
+
+// dedupe drops repeated addresses and routes (two sources can name the same
+// one); the first wins.
+func dedupe(d *kernel.Desired) {
+	type akey struct {
+		link string
+		p    netip.Prefix
+	}
+	seenA := map[akey]bool{}
+	d.Addresses = slices.DeleteFunc(d.Addresses, func(a kernel.Address) bool {
+		k := akey{a.Link, a.Prefix}
+		if seenA[k] {
+			return true
+		}
+		seenA[k] = true
+		return false
+	})
+	seenR := map[string]bool{}
+	d.Routes = slices.DeleteFunc(d.Routes, func(r kernel.Route) bool {
+		k := fmt.Sprintf("%v|%v|%d|%d", r.Dst, r.Src, r.Metric, r.Table)
+		if seenR[k] {
+			return true
+		}
+		seenR[k] = true
+		return false
+	})
+}

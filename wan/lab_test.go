@@ -1,0 +1,127 @@
+package wan_test
+
+import (
+	"fmt"
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"cpe/internal/lab"
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	lab.RemoveBinary()
+	os.Exit(code)
+}
+
+func requirePeers(t *testing.T) {
+	t.Helper()
+	lab.RequireRoot(t)
+	lab.RequireCommands(t, "kea-dhcp4", "kea-dhcp6", "radvd")
+}
+
+// uplinkLab is an ISP and a box joined by one link: isp0 <-> wan0.
+func uplinkLab(t *testing.T, opts lab.ISPOptions) (*lab.Lab, *lab.ISP, *lab.Netns) {
+	l := lab.New(t)
+	ispNS, cpeNS := l.Netns("isp"), l.Netns("cpe")
+	l.Veth(ispNS, "isp0", cpeNS, "wan0")
+	return l, l.NewISP(ispNS, "isp0", opts), cpeNS
+}
+
+const dualStack = `{
+  "system": {"hostname": "lab"},
+  "wan": [{"interface": "wan0", "dhcp4": {}, "dhcp6": {"prefix_hint": %d}}]
+}`
+
+// TestDualStackFromKea: a DHCPv4 lease, an IA_NA address and a delegated
+// prefix from kea, installed in the kernel with the right lifetimes and the
+// RFC 7084 WPD-5 unreachable route.
+func TestDualStackFromKea(t *testing.T) {
+	requirePeers(t)
+	for _, pd := range []int{56, 60} {
+		t.Run(fmt.Sprintf("pd/%d", pd), func(t *testing.T) {
+			_, isp, cpeNS := uplinkLab(t, lab.ISPOptions{DHCP4: true, IANA: true, PD: true, PDLength: pd})
+			box := cpeNS.StartCPE(fmt.Sprintf(dualStack, pd), "")
+			out := box.WaitCLI(30*time.Second, []string{"show", "wan"}, "dhcp4: BOUND", "prefix  2001:db8:")
+			t.Logf("show wan:\n%s", out)
+			if m := regexp.MustCompile(`prefix  (\S+)`).FindStringSubmatch(out); m == nil || !strings.HasSuffix(m[1], fmt.Sprintf("/%d", pd)) {
+				t.Errorf("delegated prefix is not a /%d:\n%s", pd, out)
+			}
+
+			addrs := cpeNS.Run("ip", "addr", "show", "dev", "wan0")
+			if !strings.Contains(addrs, "inet 192.0.2.1") {
+				t.Errorf("no DHCPv4 address on wan0:\n%s", addrs)
+			}
+			if !regexp.MustCompile(`inet6 2001:db8:a0::1[0-9a-f]{3}/128 scope global .*noprefixroute`).MatchString(addrs) {
+				t.Errorf("no IA_NA /128 with noprefixroute on wan0:\n%s", addrs)
+			}
+			routes6 := cpeNS.Run("ip", "-6", "route", "show", "proto", "206")
+			if !regexp.MustCompile(fmt.Sprintf(`unreachable 2001:db8:1[0-9a-f]+::/%d`, pd)).MatchString(routes6) {
+				t.Errorf("no unreachable route for the delegated prefix:\n%s", routes6)
+			}
+			routes4 := cpeNS.Run("ip", "-4", "route", "show", "proto", "206")
+			if !strings.Contains(routes4, "default via "+isp.Options().Gateway4().String()+" dev wan0") {
+				t.Errorf("no IPv4 default route via the ISP:\n%s", routes4)
+			}
+			box.WaitCLI(5*time.Second, []string{"show", "wan", "history"}, "dhcp4", "bound", "prefix")
+		})
+	}
+}
+
+// TestRestartKeepsIdentity: a box restarted on the same state sends the
+// same DUID and IAIDs (RFC 9096 WPD-10) and gets the same prefix back from
+// kea, without having sent a Release (WPD-9).
+func TestRestartKeepsIdentity(t *testing.T) {
+	requirePeers(t)
+	_, _, cpeNS := uplinkLab(t, lab.ISPOptions{DHCP4: true, IANA: true, PD: true})
+	box := cpeNS.StartCPE(fmt.Sprintf(dualStack, 56), "")
+	out := box.WaitCLI(30*time.Second, []string{"show", "wan"}, "prefix  2001:db8:")
+	first := regexp.MustCompile(`prefix  (\S+)`).FindStringSubmatch(out)[1]
+	duid, err := os.ReadFile(box.State + "/wan/wan0/dhcp6.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	box.Stop()
+	if log := box.Proc.Output(); strings.Contains(strings.ToLower(log), "release") {
+		t.Errorf("the box sent a Release when stopped:\n%s", log)
+	}
+
+	again := cpeNS.StartCPE(fmt.Sprintf(dualStack, 56), box.State)
+	out = again.WaitCLI(30*time.Second, []string{"show", "wan"}, "prefix  "+first)
+	t.Logf("after restart:\n%s", out)
+	after, _ := os.ReadFile(box.State + "/wan/wan0/dhcp6.json")
+	if duidOf(t, duid) != duidOf(t, after) {
+		t.Errorf("DUID changed across a restart: %s -> %s", duidOf(t, duid), duidOf(t, after))
+	}
+}
+
+func duidOf(t *testing.T, persist []byte) string {
+	m := regexp.MustCompile(`"duid":\s*"([^"]+)"`).FindSubmatch(persist)
+	if m == nil {
+		t.Fatalf("no duid in the persisted state:\n%s", persist)
+	}
+	return string(m[1])
+}
+
+// TestTwoUplinks: wan0 and wan1 each get their own lease from their own ISP.
+func TestTwoUplinks(t *testing.T) {
+	requirePeers(t)
+	l := lab.New(t)
+	isp0, isp1, cpeNS := l.Netns("isp0"), l.Netns("isp1"), l.Netns("cpe")
+	l.Veth(isp0, "isp0", cpeNS, "wan0")
+	l.Veth(isp1, "isp1", cpeNS, "wan1")
+	l.NewISP(isp0, "isp0", lab.ISPOptions{DHCP4: true, PD: true})
+	l.NewISP(isp1, "isp1", lab.ISPOptions{DHCP4: true, PD: true, Variant: 1})
+	box := cpeNS.StartCPE(`{"wan": [
+	  {"interface": "wan0", "dhcp4": {}, "dhcp6": {"ia_na": false}},
+	  {"interface": "wan1", "dhcp4": {}, "dhcp6": {"ia_na": false}}]}`, "")
+	out := box.WaitCLI(30*time.Second, []string{"show", "wan"}, "192.0.2.", "203.0.113.", "prefix  2001:db8:1", "prefix  2001:db8:2")
+	t.Logf("show wan:\n%s", out)
+	routes4 := cpeNS.Run("ip", "-4", "route", "show", "proto", "206")
+	if !strings.Contains(routes4, "dev wan0") || !strings.Contains(routes4, "dev wan1") {
+		t.Errorf("both uplinks should have a default route (different metrics):\n%s", routes4)
+	}
+}
