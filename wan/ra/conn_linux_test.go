@@ -1,0 +1,194 @@
+//go:build linux
+
+package ra
+
+import (
+	"context"
+	"net"
+	"net/netip"
+	"os"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/mdlayher/ndp"
+	"github.com/vishvananda/netlink"
+	"golang.org/x/net/ipv6"
+	"golang.org/x/sys/unix"
+)
+
+// inNetns runs f on a thread moved into a new network namespace. The thread
+// stays locked, so it is thrown away when f returns, and the namespace with
+// it. Sockets must be opened on that thread.
+func inNetns(t *testing.T, f func()) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root for a network namespace")
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		runtime.LockOSThread()
+		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
+			t.Errorf("unshare: %v", err)
+			return
+		}
+		f()
+	}()
+	<-done
+}
+
+// vethPair makes c0 (our uplink) and s0 (the ISP's router) with link-local
+// addresses that skip DAD, so the test need not wait for it.
+func vethPair(t *testing.T) {
+	t.Helper()
+	la := netlink.NewLinkAttrs()
+	la.Name = "c0"
+	if err := netlink.LinkAdd(&netlink.Veth{LinkAttrs: la, PeerName: "s0"}); err != nil {
+		t.Fatalf("veth: %v", err)
+	}
+	for name, a := range map[string]string{"c0": "fe80::c/64", "s0": "fe80::5/64"} {
+		l, err := netlink.LinkByName(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ad, _ := netlink.ParseAddr(a)
+		ad.Flags = unix.IFA_F_NODAD
+		if err := netlink.AddrAdd(l, ad); err != nil {
+			t.Fatal(err)
+		}
+		if err := netlink.LinkSetUp(l); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestListenLinux runs the Driver on a real socket against a router made
+// with the ndp package: it must solicit with our MAC, drop an RA that
+// crossed a router (hop limit below 255) and learn from a proper one.
+func TestListenLinux(t *testing.T) {
+	inNetns(t, func() {
+		if _, err := Listen("c0"); err == nil {
+			t.Error("Listen on a missing interface succeeded")
+		}
+		vethPair(t)
+		c0, _ := net.InterfaceByName("c0")
+		s0, _ := net.InterfaceByName("s0")
+
+		router, _, err := ndp.Listen(s0, ndp.Addr("fe80::5"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer router.Close()
+		// As radvd does: a host that does not forward is no member of
+		// all-routers, and the kernel would drop the RS before any socket.
+		if err := router.JoinGroup(netip.MustParseAddr("ff02::2")); err != nil {
+			t.Fatal(err)
+		}
+		var f ipv6.ICMPFilter
+		f.SetAll(true)
+		f.Accept(ipv6.ICMPTypeRouterSolicitation)
+		if err := router.SetICMPFilter(&f); err != nil {
+			t.Fatal(err)
+		}
+
+		conn, err := Listen("c0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := New(Options{Config: Config{Interface: "c0", HardwareAddr: c0.HardwareAddr, LinkMTU: c0.MTU, SecretKey: testKey}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		facts := make(chan Facts, 32)
+		d := &Driver{Receiver: r, Interface: "c0", Conn: conn, OnFacts: func(f Facts) { facts <- f }}
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		ran := make(chan error, 1)
+		go func() { ran <- d.Run(ctx) }()
+
+		_ = router.SetReadDeadline(time.Now().Add(10 * time.Second))
+		m, _, from, err := router.ReadFrom()
+		if err != nil {
+			t.Fatalf("router waiting for a solicitation: %v", err)
+		}
+		rs, ok := m.(*ndp.RouterSolicitation)
+		if !ok || !from.IsLinkLocalUnicast() || len(rs.Options) != 1 {
+			t.Fatalf("got %T %+v from %v", m, m, from)
+		}
+		if lla, ok := rs.Options[0].(*ndp.LinkLayerAddress); !ok || lla.Addr.String() != c0.HardwareAddr.String() {
+			t.Fatalf("solicitation options %+v, want our MAC %v", rs.Options, c0.HardwareAddr)
+		}
+
+		adv := &ndp.RouterAdvertisement{CurrentHopLimit: 64, RouterLifetime: 1800 * time.Second, Options: []ndp.Option{
+			&ndp.LinkLayerAddress{Direction: ndp.Source, Addr: s0.HardwareAddr},
+			pio("2001:db8:1::/64", true, true, 3600, 7200),
+			rdnss(600, "2001:db8::53"),
+		}}
+		all := netip.MustParseAddr("ff02::1")
+		forwarded := &ipv6.ControlMessage{HopLimit: 64, Src: netip.MustParseAddr("fe80::5").AsSlice(), IfIndex: s0.Index}
+		if err := router.WriteTo(adv, forwarded, all); err != nil {
+			t.Fatal(err)
+		}
+		if err := router.WriteTo(adv, nil, all); err != nil {
+			t.Fatal(err)
+		}
+		timeout := time.After(10 * time.Second)
+		for learned := false; !learned; {
+			select {
+			case f := <-facts:
+				learned = len(f.Routers) == 1 && len(f.Addresses) == 1
+				if learned && (f.Routers[0].Addr != netip.MustParseAddr("fe80::5") ||
+					f.Addresses[0].Addr != stableAddrOn("2001:db8:1::/64", "c0") || len(f.DNS) != 1) {
+					t.Fatalf("facts %+v", f)
+				}
+			case <-timeout:
+				_, c := d.Snapshot()
+				t.Fatalf("nothing learned over a real socket; counters %+v", c)
+			}
+		}
+		if _, c := d.Snapshot(); c.BadHopLimit != 1 || c.Accepted != 1 {
+			t.Errorf("counters %+v, want one RA dropped for its hop limit and one accepted", c)
+		}
+		cancel()
+		if err := <-ran; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+		conn.Close()
+	})
+}
+
+func stableAddrOn(prefix, ifname string) netip.Addr {
+	p := netip.MustParsePrefix(prefix)
+	return withIID(p, StableIID(testKey, p, ifname, 0))
+}
+
+// TestListenTentative: no socket while the only link-local address is
+// still doing DAD (RFC 7084 W-2), so the Driver retries.
+func TestListenTentative(t *testing.T) {
+	inNetns(t, func() {
+		la := netlink.NewLinkAttrs()
+		la.Name = "c0"
+		if err := netlink.LinkAdd(&netlink.Veth{LinkAttrs: la, PeerName: "s0"}); err != nil {
+			t.Fatalf("veth: %v", err)
+		}
+		l, _ := netlink.LinkByName("c0")
+		// No automatic link-local: only the tentative one added here.
+		if err := netlink.LinkSetIP6AddrGenMode(l, 1); err != nil {
+			t.Skipf("addr_gen_mode: %v", err)
+		}
+		peer, _ := netlink.LinkByName("s0")
+		for _, x := range []netlink.Link{l, peer} {
+			if err := netlink.LinkSetUp(x); err != nil {
+				t.Fatal(err)
+			}
+		}
+		ad, _ := netlink.ParseAddr("fe80::c/64")
+		if err := netlink.AddrAdd(l, ad); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Listen("c0"); err == nil {
+			t.Fatal("Listen succeeded on a tentative address")
+		}
+	})
+}
