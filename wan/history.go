@@ -10,6 +10,7 @@ import (
 
 	"cpe/wan/dhcp4"
 	"cpe/wan/dhcp6"
+	"cpe/wan/ra"
 )
 
 // History keeps the recent lease events of an uplink for `show wan
@@ -105,6 +106,32 @@ func (h *History) lease6(old, l dhcp6.Lease) {
 	case l.LastError != "" && l.LastError != old.LastError:
 		h.Add("dhcp6", "error: "+l.LastError)
 	}
+}
+
+// ra records routers and prefixes appearing and going away.
+func (h *History) ra(old, f ra.Facts) {
+	was, now := raItems(old), raItems(f)
+	for _, x := range now {
+		if !slices.Contains(was, x) {
+			h.Add("ra", "learned "+x)
+		}
+	}
+	for _, x := range was {
+		if !slices.Contains(now, x) {
+			h.Add("ra", "lost "+x)
+		}
+	}
+}
+
+func raItems(f ra.Facts) []string {
+	var out []string
+	for _, r := range f.Routers {
+		out = append(out, "router "+r.Addr.String())
+	}
+	for _, p := range f.Prefixes {
+		out = append(out, "prefix "+p.Prefix.String())
+	}
+	return out
 }
 
 func leaseItems6(l dhcp6.Lease) []string {

@@ -125,3 +125,82 @@ func TestTwoUplinks(t *testing.T) {
 		t.Errorf("both uplinks should have a default route (different metrics):\n%s", routes4)
 	}
 }
+
+// TestRAOnly: an uplink with router advertisements and nothing else gets a
+// SLAAC address and an IPv6 default route (RFC 7084 W-1, W-3).
+func TestRAOnly(t *testing.T) {
+	requirePeers(t)
+	_, _, cpeNS := uplinkLab(t, lab.ISPOptions{RA: true, SLAAC: true})
+	box := cpeNS.StartCPE(`{"wan": [{"interface": "wan0", "ra": {}}]}`, "")
+	box.WaitCLI(30*time.Second, []string{"show", "wan", "history"}, "learned router fe80::", "learned prefix 2001:db8:a0::/64")
+	var routes, addrs string
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		routes = cpeNS.Run("ip", "-6", "route", "show", "proto", "206")
+		addrs = cpeNS.Run("ip", "-6", "addr", "show", "dev", "wan0", "scope", "global")
+		if strings.Contains(routes, "default via fe80::") && strings.Contains(addrs, "2001:db8:a0:") {
+			break
+		}
+	}
+	if !strings.Contains(routes, "default via fe80::") {
+		t.Errorf("no default route via the router's link-local address:\n%s", routes)
+	}
+	if !regexp.MustCompile(`inet6 2001:db8:a0:[0-9a-f:]+/64 scope global`).MatchString(addrs) {
+		t.Errorf("no SLAAC address from the advertised prefix:\n%s", addrs)
+	}
+	if got := cpeNS.Run("sysctl", "-n", "net.ipv6.conf.wan0.accept_ra"); strings.TrimSpace(got) != "0" {
+		t.Errorf("accept_ra on wan0 is %q: the kernel must leave RAs to the box", got)
+	}
+}
+
+// TestDHCPv6StartsOnManagedFlag: with start "auto", DHCPv6 runs only once an
+// RA's M flag asks for it, and then gets a prefix.
+func TestDHCPv6StartsOnManagedFlag(t *testing.T) {
+	requirePeers(t)
+	_, _, cpeNS := uplinkLab(t, lab.ISPOptions{RA: true, Managed: true, IANA: true, PD: true})
+	box := cpeNS.StartCPE(`{"wan": [{"interface": "wan0", "ra": {}, "dhcp6": {"start": "auto"}}]}`, "")
+	box.WaitCLI(30*time.Second, []string{"show", "wan", "history"}, "M/O flags ask for DHCPv6")
+	box.WaitCLI(30*time.Second, []string{"show", "wan"}, "prefix  2001:db8:1")
+}
+
+// TestNoBindingAfterServerForgets: kea restarted with its leases wiped
+// answers the box's Renew for a binding it no longer has (with NoBinding or
+// a fresh allocation, as it chooses; the engine's NoBinding -> Request path
+// is pinned by its unit tests); the box ends up bound with a prefix again.
+func TestNoBindingAfterServerForgets(t *testing.T) {
+	requirePeers(t)
+	_, isp, cpeNS := uplinkLab(t, lab.ISPOptions{IANA: true, PD: true})
+	box := cpeNS.StartCPE(`{"wan": [{"interface": "wan0", "dhcp6": {}}]}`, "")
+	box.WaitCLI(30*time.Second, []string{"show", "wan"}, "prefix  2001:db8:1")
+	isp.Stop()
+	isp.WipeLeases()
+	isp.Start()
+	time.Sleep(time.Second) // kea opening its sockets
+	if _, err := box.CLI("renew", "wan", "0"); err != nil {
+		t.Fatal(err)
+	}
+	out := box.WaitCLI(40*time.Second, []string{"show", "wan"}, "dhcp6: bound", "prefix  2001:db8:1")
+	t.Logf("after the server forgot:\n%s", out)
+}
+
+// TestLeaseExpiresWhenServerGone: with the ISP's servers gone the DHCPv4
+// lease runs out and its address and routes are withdrawn on time.
+func TestLeaseExpiresWhenServerGone(t *testing.T) {
+	requirePeers(t)
+	_, isp, cpeNS := uplinkLab(t, lab.ISPOptions{DHCP4: true, Lifetime: 20 * time.Second})
+	box := cpeNS.StartCPE(`{"wan": [{"interface": "wan0", "dhcp4": {}}]}`, "")
+	box.WaitCLI(30*time.Second, []string{"show", "wan"}, "dhcp4: BOUND")
+	isp.Stop()
+	start := time.Now()
+	box.WaitCLI(40*time.Second, []string{"show", "wan", "history"}, "lost 192.0.2.")
+	t.Logf("lease withdrawn %v after the server went away", time.Since(start).Round(time.Second))
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		addrs := cpeNS.Run("ip", "-4", "addr", "show", "dev", "wan0")
+		routes := cpeNS.Run("ip", "-4", "route", "show", "proto", "206")
+		if !strings.Contains(addrs, "192.0.2.") && !strings.Contains(routes, "default") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("address or route kept after expiry:\n%s\n%s", addrs, routes)
+		}
+	}
+}

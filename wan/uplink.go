@@ -6,6 +6,7 @@ package wan
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -24,6 +25,7 @@ import (
 	"cpe/cpe/store"
 	"cpe/wan/dhcp4"
 	"cpe/wan/dhcp6"
+	"cpe/wan/ra"
 )
 
 // Uplink is the supervised component of one configured uplink.
@@ -37,6 +39,7 @@ type Uplink struct {
 	mu      sync.Mutex
 	d4      *dhcp4.Driver
 	d6      *dhcp6.Driver
+	ra      *ra.Driver
 	carrier bool
 	since   time.Time
 	history *History
@@ -93,7 +96,7 @@ func (u *Uplink) Run(ctx context.Context) error {
 		u.mu.Unlock()
 		run("dhcp4", d.Run)
 	}
-	if u.Config.DHCP6 != nil {
+	startDHCP6 := func() error {
 		d, err := u.newDHCP6(mac)
 		if err != nil {
 			return err
@@ -102,6 +105,36 @@ func (u *Uplink) Run(ctx context.Context) error {
 		u.d6 = d
 		u.mu.Unlock()
 		run("dhcp6", d.Run)
+		return nil
+	}
+	auto := u.Config.DHCP6 != nil && u.Config.DHCP6.Start == "auto"
+	if u.Config.DHCP6 != nil && !auto {
+		if err := startDHCP6(); err != nil {
+			return err
+		}
+	}
+	if u.Config.RA != nil {
+		// With start "auto", DHCPv6 waits for an RA whose M or O flag asks
+		// for it (RFC 7084 W-4): some uplinks have no DHCPv6 server at all.
+		var once sync.Once
+		onFacts := func(f ra.Facts) {
+			if auto && f.DHCPv6 != ra.DHCPv6None {
+				once.Do(func() {
+					u.history.Add("ra", "M/O flags ask for DHCPv6: starting it")
+					if err := startDHCP6(); err != nil {
+						errc <- err
+					}
+				})
+			}
+		}
+		d, err := u.newRA(link, onFacts)
+		if err != nil {
+			return err
+		}
+		u.mu.Lock()
+		u.ra = d
+		u.mu.Unlock()
+		run("ra", d.Run)
 	}
 	run("carrier", u.watchCarrier)
 
@@ -159,7 +192,7 @@ func (u *Uplink) watchCarrier(ctx context.Context) error {
 		u.mu.Lock()
 		changed := up != u.carrier || u.since.IsZero()
 		u.carrier = up
-		d4, d6 := u.d4, u.d6
+		d4, d6, r := u.d4, u.d6, u.ra
 		if changed {
 			u.since = time.Now()
 		}
@@ -170,6 +203,13 @@ func (u *Uplink) watchCarrier(ctx context.Context) error {
 		u.history.Add("link", map[bool]string{true: "carrier up", false: "carrier down"}[up])
 		if d6 != nil {
 			d6.SetLink(up)
+		}
+		if r != nil {
+			if up {
+				r.LinkUp()
+			} else {
+				r.LinkDown()
+			}
 		}
 		if d4 != nil {
 			if up {
@@ -277,6 +317,52 @@ func (u *Uplink) newDHCP6(mac net.HardwareAddr) (*dhcp6.Driver, error) {
 	}, nil
 }
 
+func (u *Uplink) newRA(link netlink.Link, onFacts func(ra.Facts)) (*ra.Driver, error) {
+	key, err := u.slaacKey()
+	if err != nil {
+		return nil, err
+	}
+	rcv, err := ra.New(ra.Options{Config: ra.Config{
+		Interface:    u.Config.Interface,
+		HardwareAddr: link.Attrs().HardwareAddr,
+		LinkMTU:      link.Attrs().MTU,
+		SecretKey:    key,
+	}})
+	if err != nil {
+		return nil, fmt.Errorf("wan %s: %w", u.Config.Name, err)
+	}
+	factKey := plan.KeyRA(u.Config.Name)
+	var last ra.Facts
+	return &ra.Driver{
+		Receiver:  rcv,
+		Interface: u.Config.Interface,
+		Logger:    u.Logger,
+		OnFacts: func(f ra.Facts) {
+			u.Facts.Put(factKey, f)
+			u.history.ra(last, f)
+			last = f
+			onFacts(f)
+		},
+	}, nil
+}
+
+// slaacKey is the RFC 7217 secret of this uplink's SLAAC addresses: made
+// once and kept, so the WAN address is the same after every reboot.
+func (u *Uplink) slaacKey() ([]byte, error) {
+	file := filepath.Join(u.StateDir, "slaac.key")
+	if b, err := os.ReadFile(file); err == nil && len(b) >= 16 {
+		return b, nil
+	}
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return nil, err
+	}
+	if err := store.WriteFileAtomic(file, b, 0o600); err != nil {
+		return nil, fmt.Errorf("wan %s: %w", u.Config.Name, err)
+	}
+	return b, nil
+}
+
 func (u *Uplink) save(file string, v any) {
 	data, err := json.MarshalIndent(v, "", "  ")
 	if err == nil {
@@ -327,14 +413,20 @@ type Status struct {
 	DHCP4C  dhcp4.Counters
 	DHCP6   *dhcp6.Lease
 	DHCP6C  dhcp6.Counters
+	RA      *ra.Facts
+	RAC     ra.Counters
 }
 
 // Status returns what the uplink's engines know now.
 func (u *Uplink) Status() Status {
 	u.mu.Lock()
 	s := Status{Config: u.Config, Carrier: u.carrier, Since: u.since}
-	d4, d6 := u.d4, u.d6
+	d4, d6, r := u.d4, u.d6, u.ra
 	u.mu.Unlock()
+	if r != nil {
+		f, c := r.Snapshot()
+		s.RA, s.RAC = &f, c
+	}
 	if d4 != nil {
 		l, c := d4.Status()
 		s.DHCP4, s.DHCP4C = &l, c

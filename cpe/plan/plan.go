@@ -14,6 +14,7 @@ import (
 	"cpe/cpe/state"
 	"cpe/wan/dhcp4"
 	"cpe/wan/dhcp6"
+	"cpe/wan/ra"
 )
 
 // Fact keys the WAN engines publish under, one set per uplink name.
@@ -78,6 +79,12 @@ func planUplink(d *kernel.Desired, i int, w config.WAN, facts state.Snapshot, no
 		}
 	}
 
+	if w.RA != nil {
+		if f, ok := state.Get[ra.Facts](facts, KeyRA(w.Name)); ok {
+			planRA(d, ifname, metric, w.RA.AcceptDefaultRoute, f, now)
+		}
+	}
+
 	if w.DHCP6 != nil {
 		if l, ok := state.Get[dhcp6.Lease](facts, KeyDHCP6(w.Name)); ok {
 			for _, a := range l.Addresses {
@@ -103,6 +110,63 @@ func planUplink(d *kernel.Desired, i int, w config.WAN, facts state.Snapshot, no
 		}
 	}
 	dedupe(d)
+}
+
+// planRA installs what the uplink's routers advertise: SLAAC addresses
+// (without a prefix route: the on-link prefixes are routes of their own, so
+// an address and its prefix can have different lifetimes), on-link
+// prefixes, default routes by router preference (RFC 4191) and route
+// information options.
+func planRA(d *kernel.Desired, ifname string, metric uint32, defaults bool, f ra.Facts, now time.Time) {
+	for _, a := range f.Addresses {
+		if !a.Valid.After(now) {
+			continue
+		}
+		d.Addresses = append(d.Addresses, kernel.Address{
+			Link: ifname, Prefix: netip.PrefixFrom(a.Addr, a.Prefix.Bits()),
+			PreferredUntil: a.Preferred, ValidUntil: a.Valid, NoPrefixRoute: true,
+		})
+	}
+	for _, p := range f.Prefixes {
+		if p.OnLink && p.Valid.After(now) {
+			d.Routes = append(d.Routes, kernel.Route{Dst: p.Prefix.Masked(), Link: ifname, Metric: metric})
+		}
+	}
+	if defaults {
+		for _, r := range f.Routers {
+			if r.Expires.After(now) {
+				d.Routes = append(d.Routes, kernel.Route{
+					Dst: netip.PrefixFrom(netip.IPv6Unspecified(), 0), Via: r.Addr, Link: ifname,
+					Metric: metric + preferenceMetric(r.Preference),
+				})
+			}
+		}
+	}
+	for _, r := range f.Routes {
+		if r.Expires.After(now) {
+			d.Routes = append(d.Routes, kernel.Route{Dst: r.Prefix.Masked(), Via: r.Router, Link: ifname,
+				Metric: metric + preferenceMetric(r.Preference)})
+		}
+	}
+	if f.MTU >= 1280 {
+		for i := range d.Links {
+			if d.Links[i].Name == ifname && d.Links[i].MTU == 0 {
+				d.Links[i].MTU = f.MTU
+			}
+		}
+	}
+}
+
+// preferenceMetric orders routers by their RFC 4191 preference; among
+// routers of one preference the first seen is used.
+func preferenceMetric(p ra.Preference) uint32 {
+	switch p {
+	case ra.PreferenceHigh:
+		return 0
+	case ra.PreferenceLow:
+		return 2
+	}
+	return 1
 }
 
 // dedupe drops repeated addresses and routes (two sources can name the same

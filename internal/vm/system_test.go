@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"cpe/cpe/boot"
+	"cpe/internal/lab"
 	"cpe/internal/vm"
 )
 
@@ -170,4 +171,31 @@ func keys(m map[string]bool) []string {
 		out = append(out, k)
 	}
 	return out
+}
+
+// TestWANUplink: the booted image, with its factory configuration, gets a
+// DHCPv4 lease and a delegated prefix from the ISP namespace over a tap.
+func TestWANUplink(t *testing.T) {
+	lab.RequireRoot(t)
+	lab.RequireCommands(t, "kea-dhcp4", "kea-dhcp6", "radvd")
+	vm.ImageDir(t)
+	std := vm.NewStandardLab(t)
+	v, _ := bootToPrompt(t, std.Options(vm.Options{}), 60*time.Second)
+	var out string
+	for deadline := time.Now().Add(90 * time.Second); ; time.Sleep(3 * time.Second) {
+		out = command(t, v, "show wan")
+		if strings.Contains(out, "dhcp4: BOUND") && strings.Contains(out, "prefix  2001:db8:") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no DHCPv4 lease and delegated prefix within 90 s:\n%s\n%s", out, command(t, v, "show log 40"))
+		}
+	}
+	t.Logf("show wan:\n%s", out)
+	if !strings.Contains(out, "192.0.2.") {
+		t.Errorf("the lease is not from the ISP's subnet:\n%s", out)
+	}
+	if diag := command(t, v, "diagnose wan 0"); !strings.Contains(diag, "pass  IA_PD bound") {
+		t.Errorf("diagnose wan does not pass IA_PD:\n%s", diag)
+	}
 }

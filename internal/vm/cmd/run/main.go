@@ -7,7 +7,6 @@ package main
 import (
 	"flag"
 	"fmt"
-	"net/netip"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -31,40 +30,25 @@ func main() {
 		*perm = filepath.Join(*image, "perm.img")
 	}
 
-	l := lab.New(m)
-	qemuNS, isp, host := l.Netns("qemu"), l.Netns("isp"), l.Netns("lanhost")
-	// The device's NICs are taps in qemu's namespace, each bridged to a veth
-	// whose other end is the peer.
-	for _, link := range []struct {
-		nic, peerDev string
-		peer         *lab.Netns
-	}{{"wan0", "isp0", isp}, {"lan0", "eth0", host}} {
-		tap, veth, br := "tap-"+link.nic, "v-"+link.nic, "br-"+link.nic
-		qemuNS.Tap(tap)
-		l.Veth(link.peer, link.peerDev, qemuNS, veth)
-		qemuNS.Bridge(br, tap, veth)
-	}
-	// A minimal ISP: a router address on each family and forwarding on. DHCPv4,
-	// DHCPv6-PD (kea) and RAs (radvd) come with the WAN work.
-	isp.Addr("isp0", netip.MustParsePrefix("192.0.2.1/24"))
-	isp.Addr("isp0", netip.MustParsePrefix("2001:db8:0:1::1/64"))
-	isp.Addr("lo", netip.MustParsePrefix("203.0.113.1/32")) // "the Internet"
-	isp.Sysctl("net.ipv4.ip_forward", "1")
-	isp.Sysctl("net.ipv6.conf.all.forwarding", "1")
-	host.Run("ip", "link", "set", "eth0", "up")
+	std := vm.NewStandardLab(m)
+	isp, host := std.ISPNS, std.HostNS
+	host.Run("ip", "link", "set", std.HostDev, "up")
+	o := std.ISP.Options()
 
 	bin, args, err := vm.Args(vm.Options{
 		ImageDir: *image, Perm: *perm, Serial: "mon:stdio",
-		Taps: map[string]string{"wan0": "tap-wan0", "lan0": "tap-lan0"},
+		Taps: std.Taps,
 	})
 	if err != nil {
 		m.Fatalf("%v", err)
 	}
-	fmt.Fprintf(os.Stderr, "run: namespaces: ISP %s (isp0 192.0.2.1, 2001:db8:0:1::1), LAN host %s (eth0)\n", isp.Name, host.Name)
+	fmt.Fprintf(os.Stderr, "run: ISP namespace %s: isp0 %s and %s, kea (DHCPv4; DHCPv6 IA_NA and /%d delegations from %s), radvd\n",
+		isp.Name, o.Gateway4(), o.Gateway6(), o.PDLength, o.PDPool())
+	fmt.Fprintf(os.Stderr, "run: LAN host namespace %s (%s)\n", host.Name, std.HostDev)
 	fmt.Fprintf(os.Stderr, "run: a shell in one: ip netns exec %s bash\n", host.Name)
 	fmt.Fprintf(os.Stderr, "run: disk %s; Ctrl-A x quits, Ctrl-A c the qemu monitor\n\n", *perm)
 
-	cmd := exec.Command("ip", append([]string{"netns", "exec", qemuNS.Name, bin}, args...)...)
+	cmd := exec.Command("ip", append([]string{"netns", "exec", std.QemuNS.Name, bin}, args...)...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	// qemu has the terminal in raw mode, so ^C reaches the device; a signal from

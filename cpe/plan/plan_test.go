@@ -1,0 +1,110 @@
+package plan
+
+import (
+	"net/netip"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"cpe/cpe/config"
+	"cpe/cpe/kernel"
+	"cpe/cpe/state"
+	"cpe/wan/dhcp4"
+	"cpe/wan/dhcp6"
+	"cpe/wan/ra"
+)
+
+var now = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+
+func mustConfig(t *testing.T, doc string) *config.Config {
+	t.Helper()
+	cfg, err := config.Parse([]byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+func pfx(s string) netip.Prefix { return netip.MustParsePrefix(s) }
+func addr(s string) netip.Addr  { return netip.MustParseAddr(s) }
+
+// lines renders the plan's addresses and routes one a line, sorted.
+func lines(d kernel.Desired) []string {
+	var out []string
+	for _, a := range d.Addresses {
+		out = append(out, kernel.Op{Kind: kernel.AddAddress, Address: a}.String())
+	}
+	for _, r := range d.Routes {
+		out = append(out, kernel.Op{Kind: kernel.AddRoute, Route: r}.String())
+	}
+	slices.Sort(out)
+	return out
+}
+
+func TestKernelPlan(t *testing.T) {
+	cfg := mustConfig(t, `{"wan": [
+	  {"interface": "wan0", "dhcp4": {}, "dhcp6": {}, "ra": {}},
+	  {"interface": "wan1", "static": {"addresses": ["203.0.113.2/24"], "routes": [{"prefix": "0.0.0.0/0", "via": "203.0.113.1"}]}}]}`)
+	later := now.Add(time.Hour)
+	facts := state.Snapshot{}.
+		With(KeyDHCP4("wan0"), dhcp4.Lease{State: dhcp4.StateBound, Address: pfx("192.0.2.100/24"),
+			Routers: []netip.Addr{addr("192.0.2.1")}, Expiry: later}).
+		With(KeyDHCP6("wan0"), dhcp6.Lease{
+			Addresses: []dhcp6.Address{{Addr: addr("2001:db8:a0::1000"), Preferred: now.Add(30 * time.Minute), Valid: later},
+				{Addr: addr("2001:db8:a0::dead"), Preferred: now.Add(-time.Hour), Valid: now.Add(-time.Minute)}},
+			Prefixes: []dhcp6.Prefix{{Prefix: pfx("2001:db8:1000:100::/56"), Preferred: later, Valid: later}},
+		}).
+		With(KeyRA("wan0"), ra.Facts{
+			Routers:   []ra.Router{{Addr: addr("fe80::1"), Expires: now.Add(30 * time.Second), Preference: ra.PreferenceHigh}},
+			Prefixes:  []ra.Prefix{{Prefix: pfx("2001:db8:a0::/64"), OnLink: true, Autonomous: true, Preferred: later, Valid: later}},
+			Addresses: []ra.Address{{Addr: addr("2001:db8:a0::42"), Prefix: pfx("2001:db8:a0::/64"), Preferred: later, Valid: later}},
+		})
+
+	d := Kernel(cfg, facts, now)
+	got := lines(d)
+	for _, want := range []string{
+		"add address 192.0.2.100/24 dev wan0",
+		"add address 2001:db8:a0::1000/128 dev wan0 noprefixroute",
+		"add address 2001:db8:a0::42/64 dev wan0 noprefixroute",
+		"add address 203.0.113.2/24 dev wan1",
+		"add route 0.0.0.0/0 via 192.0.2.1 dev wan0 metric 1025",
+		"add route ::/0 via fe80::1 dev wan0 metric 1024",
+		"add route 2001:db8:a0::/64 dev wan0 metric 1024",
+		"add route 2001:db8:1000:100::/56 type unreachable metric 1024",
+		"add route 0.0.0.0/0 via 203.0.113.1 dev wan1 metric 1040",
+	} {
+		if !slices.ContainsFunc(got, func(l string) bool { return strings.HasPrefix(l, want) }) {
+			t.Errorf("plan lacks %q; plan:\n%s", want, strings.Join(got, "\n"))
+		}
+	}
+	for _, l := range got {
+		if strings.Contains(l, "dead") {
+			t.Errorf("an expired address is planned: %s", l)
+		}
+	}
+	if d.Sysctls["net.ipv6.conf.wan0.accept_ra"] != "0" || d.Sysctls["net.ipv6.conf.all.forwarding"] != "1" {
+		t.Errorf("sysctls: %v", d.Sysctls)
+	}
+
+	// Once the router's lifetime has run out its default route goes, while
+	// the lease-based routes stay.
+	d = Kernel(cfg, facts, now.Add(time.Minute))
+	for _, l := range lines(d) {
+		if strings.HasPrefix(l, "add route ::/0") {
+			t.Errorf("default route kept after the router lifetime: %s", l)
+		}
+	}
+}
+
+func TestKernelPlanIgnoresUnconfiguredSources(t *testing.T) {
+	// A lease still in the facts for a protocol the config no longer runs
+	// is not installed.
+	cfg := mustConfig(t, `{"wan": [{"interface": "wan0", "ra": {"accept_default_route": false}}]}`)
+	facts := state.Snapshot{}.
+		With(KeyDHCP4("wan0"), dhcp4.Lease{Address: pfx("192.0.2.100/24"), Expiry: now.Add(time.Hour)}).
+		With(KeyRA("wan0"), ra.Facts{Routers: []ra.Router{{Addr: addr("fe80::1"), Expires: now.Add(time.Hour)}}})
+	if got := lines(Kernel(cfg, facts, now)); len(got) != 0 {
+		t.Errorf("planned from unconfigured sources:\n%s", strings.Join(got, "\n"))
+	}
+}
