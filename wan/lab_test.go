@@ -204,3 +204,33 @@ func TestLeaseExpiresWhenServerGone(t *testing.T) {
 		}
 	}
 }
+
+// TestReleaseOnlyWhenRemoved: removing the uplink from the configuration
+// releases its leases (the only time the box sends Release) and withdraws
+// its addresses and routes.
+func TestReleaseOnlyWhenRemoved(t *testing.T) {
+	requirePeers(t)
+	_, isp, cpeNS := uplinkLab(t, lab.ISPOptions{IANA: true, PD: true})
+	box := cpeNS.StartCPE(`{"wan": [{"interface": "wan0", "dhcp6": {}}]}`, "")
+	box.WaitCLI(30*time.Second, []string{"show", "wan"}, "prefix  2001:db8:1")
+	if out, err := box.Script("configure\ndelete wan 0\ncommit comment \"uplink gone\"\n"); err != nil {
+		t.Fatalf("removing the uplink: %v\n%s", err, out)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		if strings.Contains(isp.Log("dhcp6"), "RELEASE") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("kea saw no Release:\n%s", isp.Log("dhcp6"))
+		}
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		routes := cpeNS.Run("ip", "-6", "route", "show", "proto", "206")
+		if !strings.Contains(routes, "unreachable") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("delegated prefix route kept after the uplink was removed:\n%s", routes)
+		}
+	}
+}

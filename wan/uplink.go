@@ -437,3 +437,21 @@ func (u *Uplink) Status() Status {
 	}
 	return s
 }
+
+// Release gives the uplink's leases back to the ISP. Only for an uplink
+// removed from the configuration: a restart or reboot must not release
+// (RFC 9096 WPD-9).
+func (u *Uplink) Release(ctx context.Context) error {
+	u.mu.Lock()
+	d4, d6 := u.d4, u.d6
+	u.mu.Unlock()
+	var errs []error
+	if d6 != nil {
+		errs = append(errs, d6.Release(ctx))
+	}
+	if d4 != nil {
+		errs = append(errs, d4.Release(ctx))
+	}
+	u.history.Add("config", "uplink removed: leases released")
+	return errors.Join(errs...)
+}

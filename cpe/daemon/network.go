@@ -88,22 +88,35 @@ func (d *Daemon) networkSpecs(cfg *config.Config) []supervisor.Spec {
 	return specs
 }
 
-// forgetRemoved drops facts and uplink handles of uplinks no longer
-// configured, so their addresses and routes are withdrawn.
+// forgetRemoved releases the leases of uplinks no longer configured (the
+// only time the box sends Release) and drops their facts, so their
+// addresses and routes are withdrawn.
 func (d *Daemon) forgetRemoved(cfg *config.Config) {
 	keep := map[string]bool{}
 	for _, w := range cfg.WAN {
 		keep[w.Name] = true
 	}
 	d.net.mu.Lock()
-	defer d.net.mu.Unlock()
-	for name := range d.net.uplinks {
+	var removed []*wan.Uplink
+	for name, u := range d.net.uplinks {
 		if !keep[name] {
 			delete(d.net.uplinks, name)
-			d.facts.DeletePrefix("wan/" + name + "/")
+			removed = append(removed, u)
 		}
 	}
+	d.net.mu.Unlock()
+	for _, u := range removed {
+		ctx, cancel := context.WithTimeout(context.Background(), releaseTimeout)
+		if err := u.Release(ctx); err != nil {
+			d.log.Warn("releasing the leases of a removed uplink", "uplink", u.Config.Name, "err", err)
+		}
+		cancel()
+		d.facts.DeletePrefix("wan/" + u.Config.Name + "/")
+	}
 }
+
+// releaseTimeout bounds how long a commit waits for Release to go out.
+const releaseTimeout = 2 * time.Second
 
 // kernelComponent re-plans whenever facts or the configuration change, and
 // at least every replanEvery so lifetimes that ran out are withdrawn.

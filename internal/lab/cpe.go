@@ -2,6 +2,7 @@ package lab
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"time"
@@ -82,3 +83,11 @@ func (c *CPE) WaitCLI(timeout time.Duration, words []string, want ...string) str
 
 // Stop ends the box (SIGTERM) and waits for it.
 func (c *CPE) Stop() { c.Proc.Stop() }
+
+// Script runs console lines (one command a line) in one session.
+func (c *CPE) Script(lines string) (string, error) {
+	cmd := exec.Command(c.Bin, "cli", "-socket", c.Socket)
+	cmd.Stdin = strings.NewReader(lines)
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}

@@ -247,3 +247,11 @@ func (n *Netns) WaitLinkLocal(dev string) {
 
 // Options returns what the ISP was started with (defaults filled in).
 func (i *ISP) Options() ISPOptions { return i.opts }
+
+// Log returns what the ISP's server (dhcp4, dhcp6, radvd) printed so far.
+func (i *ISP) Log(server string) string {
+	if p := i.procs[server]; p != nil {
+		return p.Output()
+	}
+	return ""
+}
