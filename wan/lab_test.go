@@ -234,3 +234,18 @@ func TestReleaseOnlyWhenRemoved(t *testing.T) {
 		}
 	}
 }
+
+// TestHintRefused: an ISP that gives nothing to a Solicit with a
+// prefix-length hint is asked again without it, and the box gets a prefix.
+func TestHintRefused(t *testing.T) {
+	requirePeers(t)
+	_, isp, cpeNS := uplinkLab(t, lab.ISPOptions{PD: true, RefuseHint: true})
+	box := cpeNS.StartCPE(`{"wan": [{"interface": "wan0", "dhcp6": {"ia_na": false, "prefix_hint": 48}}]}`, "")
+	out := box.WaitCLI(60*time.Second, []string{"show", "wan"}, "prefix  2001:db8:1", "refused the prefix-length hint")
+	t.Logf("show wan:\n%s", out)
+	// kea classified a hinted Solicit (and so refused it) before the
+	// unhinted one succeeded.
+	if log := isp.Log("dhcp6"); !strings.Contains(log, "Expression nohint evaluated to 0") {
+		t.Errorf("kea never saw a hinted Solicit:\n%s", log)
+	}
+}

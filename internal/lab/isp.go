@@ -37,6 +37,10 @@ type ISPOptions struct {
 	Managed, Other bool
 	SLAAC          bool
 
+	// RefuseHint makes the DHCPv6 server answer a Solicit that carries a
+	// prefix-length hint with no prefix, as some ISPs do.
+	RefuseHint bool
+
 	Lifetime time.Duration // DHCP valid lifetime (default 1h)
 	// Variant separates the prefixes of two ISPs in one lab (0, 1, …).
 	Variant int
@@ -197,12 +201,19 @@ func (i *ISP) kea6() obj {
 		base[15] = 0xff
 		subnet["pools"] = []obj{{"pool": lo.String() + " - " + netip.AddrFrom16(base).String()}}
 	}
+	var classes []obj
 	if o.PD {
-		subnet["pd-pools"] = []obj{{
-			"prefix": o.PDPool().Addr().String(), "prefix-len": o.PDPool().Bits(), "delegated-len": o.PDLength,
-		}}
+		pool := obj{"prefix": o.PDPool().Addr().String(), "prefix-len": o.PDPool().Bits(), "delegated-len": o.PDLength}
+		if o.RefuseHint {
+			// An IA Prefix option (26) inside the IA_PD (25) of a Solicit
+			// (message type 1) is the hint; a Request names its prefix.
+			classes = append(classes, obj{"name": "nohint", "test": "not (pkt6.msgtype == 1 and option[25].option[26].exists)"})
+			pool["client-class"] = "nohint"
+		}
+		subnet["pd-pools"] = []obj{pool}
 	}
 	return obj{"Dhcp6": obj{
+		"client-classes":     classes,
 		"interfaces-config":  obj{"interfaces": []string{i.Link}},
 		"server-id":          obj{"type": "LL", "persist": false},
 		"lease-database":     obj{"type": "memfile", "persist": true, "name": filepath.Join(i.dir, "kea-leases6.csv"), "lfc-interval": 0},
