@@ -124,6 +124,16 @@ func (i *ISP) Start() {
 		conf := i.write("radvd.conf", i.radvd())
 		i.procs["radvd"] = i.NS.Start("radvd", "--nodaemon", "-C", conf, "-p", filepath.Join(i.dir, "radvd.pid"), "-m", "stderr")
 	}
+	// A server that rejects its configuration exits at once; say so here
+	// rather than as a client that never gets an answer.
+	time.Sleep(300 * time.Millisecond)
+	for name, p := range i.procs {
+		select {
+		case <-p.Exited():
+			t.Fatalf("lab: the ISP's %s exited at start:\n%s", name, p.Output())
+		default:
+		}
+	}
 }
 
 // Stop stops every server, as an ISP outage would.
@@ -212,8 +222,7 @@ func (i *ISP) kea6() obj {
 		}
 		subnet["pd-pools"] = []obj{pool}
 	}
-	return obj{"Dhcp6": obj{
-		"client-classes":     classes,
+	cfg := obj{
 		"interfaces-config":  obj{"interfaces": []string{i.Link}},
 		"server-id":          obj{"type": "LL", "persist": false},
 		"lease-database":     obj{"type": "memfile", "persist": true, "name": filepath.Join(i.dir, "kea-leases6.csv"), "lfc-interval": 0},
@@ -223,7 +232,11 @@ func (i *ISP) kea6() obj {
 		"rebind-timer":       life * 2 / 5,
 		"subnet6":            []obj{subnet},
 		"loggers":            []obj{{"name": "kea-dhcp6", "severity": "INFO", "output_options": []obj{{"output": "stderr"}}}},
-	}}
+	}
+	if len(classes) > 0 {
+		cfg["client-classes"] = classes
+	}
+	return obj{"Dhcp6": cfg}
 }
 
 func (i *ISP) radvd() string {
