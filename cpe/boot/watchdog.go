@@ -53,7 +53,9 @@ func (w *Watchdog) Run(ctx context.Context) error {
 	}
 	c, stop := tick(interval)
 	defer stop()
-	wasHealthy := true
+	// Until the system has been healthy once it is still starting up: not
+	// pinging then is expected, not an alarm.
+	wasHealthy, started := false, false
 	for {
 		healthy := w.Healthy == nil || w.Healthy()
 		if healthy {
@@ -62,14 +64,16 @@ func (w *Watchdog) Run(ctx context.Context) error {
 				return fmt.Errorf("boot: watchdog: ping: %w", err)
 			}
 		}
-		if healthy != wasHealthy {
-			if healthy {
-				log.Info("system healthy again: pinging the watchdog")
-			} else {
-				log.Error("system unhealthy: no longer pinging the watchdog; the board will reset")
-			}
-			wasHealthy = healthy
+		switch {
+		case healthy && !started:
+			log.Info("system up: pinging the watchdog")
+			started = true
+		case healthy && !wasHealthy:
+			log.Info("system healthy again: pinging the watchdog")
+		case !healthy && wasHealthy:
+			log.Error("system unhealthy: no longer pinging the watchdog; the board will reset")
 		}
+		wasHealthy = healthy
 		select {
 		case <-ctx.Done():
 			_, werr := f.Write([]byte("V"))

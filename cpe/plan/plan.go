@@ -76,12 +76,17 @@ func planUplink(d *kernel.Desired, i int, w config.WAN, facts state.Snapshot, no
 			for _, r := range l.Routes() {
 				d.Routes = append(d.Routes, kernel.Route{Dst: r.Dst, Via: r.Via, Link: ifname, Metric: metric + metricLearned})
 			}
+			// Option 26 sets the link MTU unless the config fixes one; an
+			// IPv6 uplink never goes below the IPv6 minimum.
+			if l.MTU >= 576 && (l.MTU >= 1280 || w.DHCP6 == nil && w.RA == nil) {
+				setLinkMTU(d, ifname, w.MTU, l.MTU)
+			}
 		}
 	}
 
 	if w.RA != nil {
 		if f, ok := state.Get[ra.Facts](facts, KeyRA(w.Name)); ok {
-			planRA(d, ifname, metric, w.RA.AcceptDefaultRoute, f, now)
+			planRA(d, ifname, w.MTU, metric, w.RA.AcceptDefaultRoute, f, now)
 		}
 	}
 
@@ -117,7 +122,7 @@ func planUplink(d *kernel.Desired, i int, w config.WAN, facts state.Snapshot, no
 // an address and its prefix can have different lifetimes), on-link
 // prefixes, default routes by router preference (RFC 4191) and route
 // information options.
-func planRA(d *kernel.Desired, ifname string, metric uint32, defaults bool, f ra.Facts, now time.Time) {
+func planRA(d *kernel.Desired, ifname string, configuredMTU int, metric uint32, defaults bool, f ra.Facts, now time.Time) {
 	for _, a := range f.Addresses {
 		if !a.Valid.After(now) {
 			continue
@@ -149,10 +154,20 @@ func planRA(d *kernel.Desired, ifname string, metric uint32, defaults bool, f ra
 		}
 	}
 	if f.MTU >= 1280 {
-		for i := range d.Links {
-			if d.Links[i].Name == ifname && d.Links[i].MTU == 0 {
-				d.Links[i].MTU = f.MTU
-			}
+		setLinkMTU(d, ifname, configuredMTU, f.MTU)
+	}
+}
+
+// setLinkMTU sets a learned MTU on a link whose MTU the config leaves open
+// (planUplink adds the link with the configured MTU first, and learned
+// values only apply when that is 0); of two learned values the smaller wins.
+func setLinkMTU(d *kernel.Desired, ifname string, configured, mtu int) {
+	if configured != 0 {
+		return
+	}
+	for i := range d.Links {
+		if l := &d.Links[i]; l.Name == ifname && (l.MTU == 0 || mtu < l.MTU) {
+			l.MTU = mtu
 		}
 	}
 }

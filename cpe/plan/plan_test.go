@@ -108,3 +108,27 @@ func TestKernelPlanIgnoresUnconfiguredSources(t *testing.T) {
 		t.Errorf("planned from unconfigured sources:\n%s", strings.Join(got, "\n"))
 	}
 }
+
+func TestLearnedMTU(t *testing.T) {
+	facts := state.Snapshot{}.
+		With(KeyDHCP4("wan0"), dhcp4.Lease{Address: pfx("192.0.2.100/24"), Expiry: now.Add(time.Hour), MTU: 1492}).
+		With(KeyRA("wan0"), ra.Facts{MTU: 1480})
+	mtu := func(doc string) int {
+		for _, l := range Kernel(mustConfig(t, doc), facts, now).Links {
+			if l.Name == "wan0" {
+				return l.MTU
+			}
+		}
+		t.Fatal("no wan0 link in the plan")
+		return 0
+	}
+	if got := mtu(`{"wan": [{"interface": "wan0", "dhcp4": {}, "ra": {}}]}`); got != 1480 {
+		t.Errorf("learned MTU %d, want the smaller 1480", got)
+	}
+	if got := mtu(`{"wan": [{"interface": "wan0", "dhcp4": {}}]}`); got != 1492 {
+		t.Errorf("DHCPv4 MTU %d, want 1492", got)
+	}
+	if got := mtu(`{"wan": [{"interface": "wan0", "mtu": 1400, "dhcp4": {}, "ra": {}}]}`); got != 1400 {
+		t.Errorf("configured MTU %d, want 1400 to win", got)
+	}
+}
