@@ -1,8 +1,8 @@
 package config
 
 import (
-	"errors"
 	"cmp"
+	"errors"
 	"slices"
 	"strconv"
 	"strings"

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"cpe/internal/clock"
 )
 
 // step is one action in a commit-confirmed script. After each step the test
@@ -24,7 +26,7 @@ type step struct {
 type confirmEnv struct {
 	t     *testing.T
 	dir   string
-	clock *fakeClock
+	clock *clock.Fake
 	s     *Store
 }
 

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"cpe/internal/clock"
 )
 
 var (
@@ -273,7 +275,7 @@ func (o observation) String() string {
 // observe reopens dir the way a boot does and reports what it finds. It
 // fails the test on anything a crash must never leave: corrupt revision
 // files, temp files surviving Open, a next commit reusing a number.
-func observe(t *testing.T, dir string, c *fakeClock) observation {
+func observe(t *testing.T, dir string, c *clock.Fake) observation {
 	t.Helper()
 	maxSeq := 0
 	for _, n := range dirFiles(t, dir) {
@@ -293,7 +295,7 @@ func observe(t *testing.T, dir string, c *fakeClock) observation {
 	var o observation
 	o.running = string(s.Running().Config)
 	o.deadline, _ = s.Pending()
-	later := &fakeClock{t: c.Now().Add(1000 * time.Hour)}
+	later := clock.NewFake(c.Now().Add(1000 * time.Hour))
 	s2 := openQuick(t, dir, later)
 	if _, rev, err := s2.Expire(); err != nil {
 		t.Fatalf("Expire after crash: %v", err)
@@ -312,24 +314,24 @@ func observe(t *testing.T, dir string, c *fakeClock) observation {
 
 type crashScenario struct {
 	name  string
-	setup func(t *testing.T, s *Store, c *fakeClock)
+	setup func(t *testing.T, s *Store, c *clock.Fake)
 	op    func(s *Store) error
 }
 
 var crashScenarios = []crashScenario{
 	{
 		name:  "commit",
-		setup: func(t *testing.T, s *Store, c *fakeClock) { mustCommit(t, s, doc("a"), "", 0) },
+		setup: func(t *testing.T, s *Store, c *clock.Fake) { mustCommit(t, s, doc("a"), "", 0) },
 		op:    func(s *Store) error { _, err := s.Commit(doc("b"), "b", 0); return err },
 	},
 	{
 		name:  "commit confirmed",
-		setup: func(t *testing.T, s *Store, c *fakeClock) { mustCommit(t, s, doc("a"), "", 0) },
+		setup: func(t *testing.T, s *Store, c *clock.Fake) { mustCommit(t, s, doc("a"), "", 0) },
 		op:    func(s *Store) error { _, err := s.Commit(doc("b"), "b", 10*time.Minute); return err },
 	},
 	{
 		name: "plain commit confirming a pending one",
-		setup: func(t *testing.T, s *Store, c *fakeClock) {
+		setup: func(t *testing.T, s *Store, c *clock.Fake) {
 			mustCommit(t, s, doc("a"), "", 0)
 			mustCommit(t, s, doc("b"), "", 10*time.Minute)
 			c.Advance(time.Minute)
@@ -338,7 +340,7 @@ var crashScenarios = []crashScenario{
 	},
 	{
 		name: "commit confirmed while one is pending",
-		setup: func(t *testing.T, s *Store, c *fakeClock) {
+		setup: func(t *testing.T, s *Store, c *clock.Fake) {
 			mustCommit(t, s, doc("a"), "", 0)
 			mustCommit(t, s, doc("b"), "", 10*time.Minute)
 			c.Advance(time.Minute)
@@ -347,7 +349,7 @@ var crashScenarios = []crashScenario{
 	},
 	{
 		name: "confirm",
-		setup: func(t *testing.T, s *Store, c *fakeClock) {
+		setup: func(t *testing.T, s *Store, c *clock.Fake) {
 			mustCommit(t, s, doc("a"), "", 0)
 			mustCommit(t, s, doc("b"), "", 10*time.Minute)
 		},
@@ -355,7 +357,7 @@ var crashScenarios = []crashScenario{
 	},
 	{
 		name: "expire",
-		setup: func(t *testing.T, s *Store, c *fakeClock) {
+		setup: func(t *testing.T, s *Store, c *clock.Fake) {
 			mustCommit(t, s, doc("a"), "", 0)
 			mustCommit(t, s, doc("b"), "", 10*time.Minute)
 			c.Advance(time.Hour)
@@ -370,7 +372,7 @@ var crashScenarios = []crashScenario{
 	},
 	{
 		name: "commit that prunes",
-		setup: func(t *testing.T, s *Store, c *fakeClock) {
+		setup: func(t *testing.T, s *Store, c *clock.Fake) {
 			for i := range Keep + 3 {
 				mustCommit(t, s, doc(fmt.Sprint(i)), "", 0)
 			}
@@ -380,7 +382,7 @@ var crashScenarios = []crashScenario{
 	},
 	{
 		name: "rollback that prunes",
-		setup: func(t *testing.T, s *Store, c *fakeClock) {
+		setup: func(t *testing.T, s *Store, c *clock.Fake) {
 			mustCommit(t, s, doc("a"), "", 0)
 			for i := range Keep + 3 {
 				mustCommit(t, s, doc(fmt.Sprint(i)), "", 10*time.Minute)

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"cpe/internal/golden"
 )
 
 func TestDiffGolden(t *testing.T) {
@@ -30,7 +32,7 @@ func TestDiffGolden(t *testing.T) {
 				t.Fatal(err)
 			}
 			got := Diff("rev 1", "rev 2", a, b)
-			checkGolden(t, filepath.Join("diff", name+".golden"), []byte(got))
+			golden.Check(t, filepath.Join("diff", name+".golden"), []byte(got))
 			if patched, err := applyUnified(a, got); err != nil || !bytes.Equal(patched, b) {
 				t.Errorf("applying the diff: %v\n%q\nwant %q", err, patched, b)
 			}

@@ -1,41 +1,21 @@
 package store
 
 import (
-	"bytes"
-	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
-)
 
-var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
+	"cpe/internal/clock"
+)
 
 var t0 = time.Date(2026, 11, 26, 8, 0, 0, 0, time.UTC)
 
-// fakeClock is the wall clock the tests move by hand.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *fakeClock { return &fakeClock{t: t0} }
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
+// newClock is the wall clock the tests move by hand.
+func newClock() *clock.Fake { return clock.NewFake(t0) }
 
 // doc returns a small config document that differs by name.
 func doc(name string) []byte {
@@ -44,7 +24,7 @@ func doc(name string) []byte {
 
 var factory = doc("factory")
 
-func mustOpen(t *testing.T, dir string, c *fakeClock) *Store {
+func mustOpen(t *testing.T, dir string, c *clock.Fake) *Store {
 	t.Helper()
 	s, err := Open(dir, c.Now, factory)
 	if err != nil {
@@ -93,29 +73,6 @@ func hasWarning(ws []error, substr string) bool {
 	return slices.ContainsFunc(ws, func(err error) bool { return strings.Contains(err.Error(), substr) })
 }
 
-// checkGolden compares got with testdata/name, or rewrites it with -update.
-func checkGolden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from the golden file (run with -update to accept):\n%s",
-			path, Diff("want", "got", want, got))
-	}
-}
-
 // quickFS is the real filesystem without the fsyncs, for the many stores the
 // crash tests set up: only the operation under test needs the crash model,
 // and real fsyncs would make the enumeration take half a minute.
@@ -135,7 +92,7 @@ type quickFile struct{ *os.File }
 
 func (quickFile) Sync() error { return nil }
 
-func openQuick(t *testing.T, dir string, c *fakeClock) *Store {
+func openQuick(t *testing.T, dir string, c *clock.Fake) *Store {
 	t.Helper()
 	s, err := openFS(quickFS{}, dir, c.Now, factory)
 	if err != nil {

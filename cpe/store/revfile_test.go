@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"cpe/internal/golden"
 )
 
 func sampleRevision() Revision {
@@ -25,7 +27,7 @@ func TestRevisionFileFormat(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkGolden(t, "rev-confirmed.json", data)
+	golden.Check(t, "rev-confirmed.json", data)
 	r.ConfirmBy = time.Time{}
 	data, err = encodeRevision(r)
 	if err != nil {
@@ -34,7 +36,7 @@ func TestRevisionFileFormat(t *testing.T) {
 	if bytes.Contains(data, []byte("confirm_by")) {
 		t.Errorf("confirm_by written without a deadline:\n%s", data)
 	}
-	checkGolden(t, "rev-plain.json", data)
+	golden.Check(t, "rev-plain.json", data)
 }
 
 func TestDecodeRevision(t *testing.T) {

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"cpe/internal/clock"
 )
 
 var t0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -68,9 +70,9 @@ func goroutines() map[int]string {
 	return out
 }
 
-func newTest(t *testing.T, opts Options) (*Supervisor, *FakeClock) {
+func newTest(t *testing.T, opts Options) (*Supervisor, *clock.Fake) {
 	t.Helper()
-	clock := NewFakeClock(t0)
+	clock := clock.NewFake(t0)
 	if opts.Clock == nil {
 		opts.Clock = clock
 	}

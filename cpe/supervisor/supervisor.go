@@ -13,6 +13,8 @@ import (
 	"reflect"
 	"sync"
 	"time"
+
+	"cpe/internal/clock"
 )
 
 // Component is a long-lived part of the system. Run returns when ctx ends,
@@ -94,7 +96,7 @@ type Status struct {
 // Options configure a Supervisor; zero values take the defaults.
 type Options struct {
 	Logger *slog.Logger // default slog.Default()
-	Clock  Clock        // default the system clock
+	Clock  clock.Clock  // default the system clock; tests pass a clock.Fake
 	// Rand draws the backoff jitter; seed it for reproducible delays.
 	// The supervisor serializes its use.
 	Rand *rand.Rand
@@ -118,7 +120,7 @@ func (o Options) withDefaults() Options {
 		o.Logger = slog.Default()
 	}
 	if o.Clock == nil {
-		o.Clock = systemClock{}
+		o.Clock = clock.System{}
 	}
 	if o.Rand == nil {
 		o.Rand = rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
@@ -152,7 +154,7 @@ func (o Options) withDefaults() Options {
 // Supervisor runs a set of components. Its methods are safe for concurrent use.
 type Supervisor struct {
 	opts  Options
-	clock Clock
+	clock clock.Clock
 
 	// applyMu serializes Apply with Run's start and shutdown, which are
 	// the only places instances are created and taken away.

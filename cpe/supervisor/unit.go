@@ -8,6 +8,8 @@ import (
 	"runtime"
 	"strings"
 	"time"
+
+	"cpe/internal/clock"
 )
 
 // unit is one named component across its instances and restarts. Its
@@ -208,7 +210,7 @@ func (s *Supervisor) runOnce(u *unit, in *instance) error {
 
 // fail records err, moves u to backoff and arms the restart timer. It
 // returns a nil Timer if in is no longer u's instance.
-func (s *Supervisor) fail(u *unit, in *instance, err error) (Timer, time.Duration) {
+func (s *Supervisor) fail(u *unit, in *instance, err error) (clock.Timer, time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if u.inst != in {

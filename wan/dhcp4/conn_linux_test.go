@@ -10,8 +10,6 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
-	"os"
-	"runtime"
 	"syscall"
 	"testing"
 	"time"
@@ -20,6 +18,8 @@ import (
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
+
+	"cpe/internal/netnstest"
 )
 
 // lab is two fresh network namespaces joined by a veth pair: the client's
@@ -32,34 +32,23 @@ type lab struct{ client, server netns.NsHandle }
 // the last socket.
 func inLab(t *testing.T, f func(l lab)) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to create network namespaces")
-	}
-	errc := make(chan error, 1)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		// Never unlocked: the thread is thrown away with the goroutine.
-		runtime.LockOSThread()
-		l, err := buildLab()
-		errc <- err
-		if err == nil {
+	var err error
+	netnstest.Run(t, func() {
+		var l lab
+		if l, err = buildLab(); err == nil {
 			f(l)
 			l.client.Close()
 			l.server.Close()
 		}
-	}()
-	if err := <-errc; err != nil {
-		<-done
+	})
+	if err != nil {
 		t.Skipf("cannot build the test network: %v", err)
 	}
-	<-done
 }
 
+// buildLab makes the server's namespace next to the thread's fresh one,
+// which becomes the client's.
 func buildLab() (l lab, err error) {
-	if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
-		return l, err
-	}
 	if l.client, err = netns.Get(); err != nil {
 		return l, err
 	}

@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"sync"
 	"time"
+
+	"cpe/internal/clock"
 )
 
 // Conn carries DHCP payloads (UDP data, port 68 to 67 and back) on one
@@ -21,25 +23,12 @@ type Conn interface {
 	Close() error
 }
 
-// Clock is the driver's only source of time.
-type Clock interface {
-	Now() time.Time
-	NewTimer(d time.Duration) Timer
-}
-
-// Timer is the part of time.Timer the driver uses.
-type Timer interface {
-	C() <-chan time.Time
-	// Stop reports whether it stopped the timer before it fired.
-	Stop() bool
-}
-
 // Options wire a Driver to the rest of the box.
 type Options struct {
 	// Conn is required; Run closes it when it returns.
 	Conn Conn
 	// Clock defaults to the system clock.
-	Clock Clock
+	Clock clock.Clock
 	// Saved is the lease read from the state directory, nil if none.
 	Saved *Lease
 	// OnLease receives the facts whenever they change.
@@ -88,7 +77,7 @@ type event struct {
 // NewDriver returns a driver for c; call Run once.
 func NewDriver(c *Client, o Options) *Driver {
 	if o.Clock == nil {
-		o.Clock = systemClock{}
+		o.Clock = clock.System{}
 	}
 	log := o.Logger
 	if log == nil {
@@ -137,7 +126,7 @@ func (d *Driver) Run(ctx context.Context) error {
 	}()
 
 	out := d.c.Start(d.o.Clock.Now(), d.o.Saved)
-	var timer Timer
+	var timer clock.Timer
 	defer func() {
 		if timer != nil {
 			timer.Stop()
@@ -287,13 +276,3 @@ func (r *rateLimit) allow(now time.Time) bool {
 	r.last = now
 	return true
 }
-
-type systemClock struct{}
-
-func (systemClock) Now() time.Time                 { return time.Now() }
-func (systemClock) NewTimer(d time.Duration) Timer { return systemTimer{time.NewTimer(d)} }
-
-type systemTimer struct{ t *time.Timer }
-
-func (t systemTimer) C() <-chan time.Time { return t.t.C }
-func (t systemTimer) Stop() bool          { return t.t.Stop() }

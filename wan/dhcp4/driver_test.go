@@ -12,65 +12,9 @@ import (
 	"time"
 
 	"github.com/insomniacslk/dhcp/dhcpv4"
+
+	"cpe/internal/clock"
 )
-
-// fakeClock moves only when Advance is called.
-type fakeClock struct {
-	mu     sync.Mutex
-	now    time.Time
-	timers map[*fakeTimer]struct{}
-}
-
-type fakeTimer struct {
-	c    *fakeClock
-	when time.Time
-	ch   chan time.Time
-}
-
-func newFakeClock(t time.Time) *fakeClock {
-	return &fakeClock{now: t, timers: map[*fakeTimer]struct{}{}}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) NewTimer(d time.Duration) Timer {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	t := &fakeTimer{c: c, when: c.now.Add(d), ch: make(chan time.Time, 1)}
-	if d <= 0 {
-		t.ch <- c.now
-	} else {
-		c.timers[t] = struct{}{}
-	}
-	return t
-}
-
-// AdvanceTo moves the clock to when and fires the timers due.
-func (c *fakeClock) AdvanceTo(when time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = when
-	for t := range c.timers {
-		if !t.when.After(when) {
-			delete(c.timers, t)
-			t.ch <- when
-		}
-	}
-}
-
-func (t *fakeTimer) C() <-chan time.Time { return t.ch }
-
-func (t *fakeTimer) Stop() bool {
-	t.c.mu.Lock()
-	defer t.c.mu.Unlock()
-	_, ok := t.c.timers[t]
-	delete(t.c.timers, t)
-	return ok
-}
 
 // fakeConn is a link where the test plays the server.
 type fakeConn struct {
@@ -132,7 +76,7 @@ func (c *fakeConn) reply(t *testing.T, b []byte) {
 }
 
 type harness struct {
-	clock    *fakeClock
+	clock    *clock.Fake
 	conn     *fakeConn
 	d        *Driver
 	leases   chan Lease
@@ -143,7 +87,7 @@ type harness struct {
 
 func startDriver(t *testing.T, saved *Lease) *harness {
 	t.Helper()
-	h := &harness{clock: newFakeClock(t0), conn: newFakeConn(), leases: make(chan Lease, 64),
+	h := &harness{clock: clock.NewFake(t0), conn: newFakeConn(), leases: make(chan Lease, 64),
 		persists: make(chan Lease, 64), done: make(chan error, 1)}
 	h.d = NewDriver(newClient(t), Options{
 		Conn:      h.conn,
@@ -214,7 +158,7 @@ func TestDriver(t *testing.T) {
 	}
 
 	// T1: the timer fires and a unicast REQUEST goes to the server.
-	h.clock.AdvanceTo(l.T1)
+	h.clock.Advance(l.T1.Sub(h.clock.Now()))
 	p = h.conn.next(t)
 	if msgType(t, p) != dhcpv4.MessageTypeRequest || p.Broadcast || p.To != serverIP {
 		t.Fatalf("at T1 sent %v to %v", msgType(t, p), p.To)
@@ -303,7 +247,7 @@ func TestDriverStartsWithSavedLease(t *testing.T) {
 	}
 	// The server is silent: retransmissions follow the fake clock.
 	for i := 0; i < 3; i++ {
-		h.clock.AdvanceTo(h.clock.Now().Add(40 * time.Second))
+		h.clock.Advance(40 * time.Second)
 		if p := h.conn.next(t); msgType(t, p) != dhcpv4.MessageTypeRequest {
 			t.Fatalf("retransmission %d: %v", i, msgType(t, p))
 		}
@@ -311,7 +255,7 @@ func TestDriverStartsWithSavedLease(t *testing.T) {
 }
 
 func TestDriverReceiveError(t *testing.T) {
-	clock := newFakeClock(t0)
+	clock := clock.NewFake(t0)
 	conn := newFakeConn()
 	conn.recvErr = errors.New("interface gone")
 	d := NewDriver(newClient(t), Options{Conn: conn, Clock: clock, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})

@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/insomniacslk/dhcp/dhcpv4"
+
+	"cpe/internal/golden"
 )
 
 // fuzzStates are the states FuzzReceive puts a client in before feeding it.
@@ -168,9 +170,9 @@ func TestFuzzSeedCorpus(t *testing.T) {
 	dir := filepath.Join("testdata", "fuzz", "FuzzReceive")
 	for _, s := range fuzzSeeds(t) {
 		body := fmt.Sprintf("go test fuzz v1\nbyte(%q)\nbool(%v)\n[]byte(%q)\n", s.state, s.fix, s.data)
-		golden(t, filepath.Join("fuzz", "FuzzReceive", s.name), []byte(body))
+		golden.Check(t, filepath.Join("fuzz", "FuzzReceive", s.name), []byte(body))
 	}
-	if !*update {
+	if !golden.Update() {
 		entries, err := os.ReadDir(dir)
 		if err != nil {
 			t.Fatal(err)

@@ -2,38 +2,13 @@ package dhcp4
 
 import (
 	"encoding/hex"
-	"flag"
 	"fmt"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/insomniacslk/dhcp/dhcpv4"
+
+	"cpe/internal/golden"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files and the fuzz seed corpus under testdata/")
-
-// golden compares got with testdata/name, or rewrites it with -update.
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if string(got) != string(want) {
-		t.Errorf("%s differs (go test -update, then review the diff)\n got:\n%s\nwant:\n%s", path, got, want)
-	}
-}
 
 // dump is the golden form of a packet: where it goes, then hexdump -C.
 func dump(t *testing.T, p Packet) []byte {
@@ -54,24 +29,24 @@ func TestGoldenPackets(t *testing.T) {
 
 	c := newClient(t, cfg)
 	out := c.Start(t0, nil)
-	golden(t, "discover.hex", dump(t, one(t, out)))
+	golden.Check(t, "discover.hex", dump(t, one(t, out)))
 	out = c.Receive(at(1), answer(t, one(t, out).Data, dhcpv4.MessageTypeOffer))
-	golden(t, "request-selecting.hex", dump(t, one(t, out)))
+	golden.Check(t, "request-selecting.hex", dump(t, one(t, out)))
 	out = c.Receive(at(1), answer(t, one(t, out).Data, dhcpv4.MessageTypeAck))
 	saved := *out.Persist
 	out = c.Timer(c.Lease().T1)
-	golden(t, "request-renewing.hex", dump(t, one(t, out)))
+	golden.Check(t, "request-renewing.hex", dump(t, one(t, out)))
 	out = c.Timer(c.Lease().T2)
-	golden(t, "request-rebinding.hex", dump(t, one(t, out)))
+	golden.Check(t, "request-rebinding.hex", dump(t, one(t, out)))
 	out = c.Release(c.Lease().T2.Add(10e9))
-	golden(t, "release.hex", dump(t, one(t, out)))
+	golden.Check(t, "release.hex", dump(t, one(t, out)))
 
 	c = newClient(t, cfg)
 	out = c.Start(at(60), &saved)
-	golden(t, "request-init-reboot.hex", dump(t, one(t, out)))
+	golden.Check(t, "request-init-reboot.hex", dump(t, one(t, out)))
 	c.Receive(at(61), answer(t, one(t, out).Data, dhcpv4.MessageTypeAck))
-	golden(t, "decline.hex", dump(t, one(t, c.Decline(at(62)))))
+	golden.Check(t, "decline.hex", dump(t, one(t, c.Decline(at(62)))))
 
 	c = newClient(t, cfg, func(c *Config) { c.IPv6OnlyPreferred = true; c.Hostname = "" })
-	golden(t, "discover-ipv6-only.hex", dump(t, one(t, c.Start(t0, nil))))
+	golden.Check(t, "discover-ipv6-only.hex", dump(t, one(t, c.Start(t0, nil))))
 }

@@ -6,64 +6,17 @@ import (
 	"context"
 	"net"
 	"net/netip"
-	"os"
-	"runtime"
 	"testing"
 	"time"
 
 	"github.com/insomniacslk/dhcp/dhcpv6"
-	"github.com/vishvananda/netlink"
-	"golang.org/x/sys/unix"
+
+	"cpe/internal/netnstest"
 )
 
-// inNetns runs f on a thread moved into a new network namespace. The thread
-// stays locked, so it is thrown away when f returns.
-func inNetns(t *testing.T, f func()) {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root for a network namespace")
-	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		runtime.LockOSThread()
-		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
-			t.Errorf("unshare: %v", err)
-			return
-		}
-		f()
-	}()
-	<-done
-}
-
-// vethPair makes c0 (our uplink) and s0 (the ISP side) with link-local
-// addresses that skip DAD, so the test need not wait for it.
-func vethPair(t *testing.T) {
-	t.Helper()
-	la := netlink.NewLinkAttrs()
-	la.Name = "c0"
-	if err := netlink.LinkAdd(&netlink.Veth{LinkAttrs: la, PeerName: "s0"}); err != nil {
-		t.Fatalf("veth: %v", err)
-	}
-	for name, a := range map[string]string{"c0": "fe80::c/64", "s0": "fe80::5/64"} {
-		l, err := netlink.LinkByName(name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ad, _ := netlink.ParseAddr(a)
-		ad.Flags = unix.IFA_F_NODAD
-		if err := netlink.AddrAdd(l, ad); err != nil {
-			t.Fatal(err)
-		}
-		if err := netlink.LinkSetUp(l); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
-
 func TestListenLinux(t *testing.T) {
-	inNetns(t, func() {
-		vethPair(t)
+	netnstest.Run(t, func() {
+		netnstest.Veth(t, "c0", "fe80::c/64", "s0", "fe80::5/64")
 		if _, err := Listen("nosuch0"); err == nil {
 			t.Error("Listen on a missing interface succeeded")
 		}

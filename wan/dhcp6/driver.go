@@ -9,6 +9,8 @@ import (
 	"os"
 	"sync"
 	"time"
+
+	"cpe/internal/clock"
 )
 
 // Conn is the uplink's DHCPv6 client socket (UDP port 546). Destinations
@@ -22,25 +24,13 @@ type Conn interface {
 	Close() error
 }
 
-// Clock is time as the driver sees it; tests pass a fake one.
-type Clock interface {
-	Now() time.Time
-	NewTimer(d time.Duration) Timer
-}
-
-// Timer is a one-shot timer of a Clock.
-type Timer interface {
-	C() <-chan time.Time
-	Stop() bool
-}
-
 // Driver runs a Client on a socket: packets, timers and commands in,
 // packets, lease and persistence callbacks out.
 type Driver struct {
 	Client    *Client
-	Interface string // the uplink: opened with Listen when Conn is nil; named in logs
-	Conn      Conn   // nil: Listen(Interface), closed when Run returns
-	Clock     Clock  // nil: the system clock
+	Interface string      // the uplink: opened with Listen when Conn is nil; named in logs
+	Conn      Conn        // nil: Listen(Interface), closed when Run returns
+	Clock     clock.Clock // nil: the system clock
 	Logger    *slog.Logger
 	// OnLease gets every change of the lease facts; OnPersist every change
 	// of what must be saved in the state directory. Both are called from
@@ -136,9 +126,9 @@ func (d *Driver) Run(ctx context.Context) error {
 		log = slog.New(slog.DiscardHandler)
 	}
 	log = log.With("component", "dhcp6", "interface", d.Interface)
-	clock := d.Clock
-	if clock == nil {
-		clock = systemClock{}
+	clk := d.Clock
+	if clk == nil {
+		clk = clock.System{}
 	}
 	conn := d.Conn
 	if conn == nil {
@@ -168,7 +158,7 @@ func (d *Driver) Run(ctx context.Context) error {
 	}()
 
 	var (
-		timer     Timer
+		timer     clock.Timer
 		timerC    <-chan time.Time
 		releasing []chan struct{}
 		lastState = d.Client.State()
@@ -208,7 +198,7 @@ func (d *Driver) Run(ctx context.Context) error {
 			timer, timerC = nil, nil
 		}
 		if !out.Deadline.IsZero() {
-			timer = clock.NewTimer(max(out.Deadline.Sub(clock.Now()), 0))
+			timer = clk.NewTimer(max(out.Deadline.Sub(clk.Now()), 0))
 			timerC = timer.C()
 		}
 		if len(releasing) > 0 && d.Client.State() != StateReleasing {
@@ -224,7 +214,7 @@ func (d *Driver) Run(ctx context.Context) error {
 		}
 	}()
 
-	apply(d.Client.Start(clock.Now()))
+	apply(d.Client.Start(clk.Now()))
 	for {
 		select {
 		case <-ctx.Done():
@@ -232,11 +222,11 @@ func (d *Driver) Run(ctx context.Context) error {
 		case err := <-readErr:
 			return fmt.Errorf("dhcp6: %s: read: %w", d.Interface, err)
 		case p := <-packets:
-			apply(d.Client.Receive(clock.Now(), p.data, p.from))
+			apply(d.Client.Receive(clk.Now(), p.data, p.from))
 		case <-timerC:
-			apply(d.Client.Timer(clock.Now()))
+			apply(d.Client.Timer(clk.Now()))
 		case c := <-d.cmds:
-			now := clock.Now()
+			now := clk.Now()
 			switch c.kind {
 			case cmdRenew:
 				log.Info("dhcp6 renew requested")
@@ -287,14 +277,3 @@ func prefixList(ps []Prefix) []netip.Prefix {
 	}
 	return out
 }
-
-type systemClock struct{}
-
-func (systemClock) Now() time.Time { return time.Now() }
-
-func (systemClock) NewTimer(d time.Duration) Timer { return sysTimer{time.NewTimer(d)} }
-
-type sysTimer struct{ t *time.Timer }
-
-func (t sysTimer) C() <-chan time.Time { return t.t.C }
-func (t sysTimer) Stop() bool          { return t.t.Stop() }

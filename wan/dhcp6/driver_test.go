@@ -6,13 +6,14 @@ import (
 	"net/netip"
 	"os"
 	"runtime"
-	"sort"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/insomniacslk/dhcp/dhcpv6"
 	"github.com/insomniacslk/dhcp/iana"
+
+	"cpe/internal/clock"
 )
 
 // waitLimit bounds every wait on the driver's goroutine, so a broken driver
@@ -84,74 +85,11 @@ func (c *fakeConn) SetReadDeadline(t time.Time) error {
 
 func (c *fakeConn) Close() error { return nil }
 
-// fakeClock only moves when the test says so.
-type fakeClock struct {
-	mu      sync.Mutex
-	now     time.Time
-	timers  []*fakeTimer
-	created chan struct{}
-}
-
-type fakeTimer struct {
-	clock *fakeClock
-	when  time.Time
-	ch    chan time.Time
-}
-
-func newFakeClock() *fakeClock { return &fakeClock{now: t0, created: make(chan struct{}, 64)} }
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) NewTimer(d time.Duration) Timer {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	t := &fakeTimer{clock: c, when: c.now.Add(d), ch: make(chan time.Time, 1)}
-	c.timers = append(c.timers, t)
-	c.created <- struct{}{}
-	return t
-}
-
-func (t *fakeTimer) C() <-chan time.Time { return t.ch }
-
-func (t *fakeTimer) Stop() bool {
-	c := t.clock
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for i, x := range c.timers {
-		if x == t {
-			c.timers = append(c.timers[:i], c.timers[i+1:]...)
-			return true
-		}
-	}
-	return false
-}
-
-// fireNext moves the clock to the earliest timer and fires it.
-func (c *fakeClock) fireNext(t *testing.T) {
-	t.Helper()
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if len(c.timers) == 0 {
-		t.Fatal("no timer set")
-	}
-	sort.Slice(c.timers, func(i, j int) bool { return c.timers[i].when.Before(c.timers[j].when) })
-	tm := c.timers[0]
-	c.timers = c.timers[1:]
-	if tm.when.After(c.now) {
-		c.now = tm.when
-	}
-	tm.ch <- c.now
-}
-
 type driverTest struct {
 	t      *testing.T
 	d      *Driver
 	conn   *fakeConn
-	clock  *fakeClock
+	clock  *clock.Fake
 	leases chan Lease
 	saved  chan Persist
 	cancel context.CancelFunc
@@ -165,7 +103,7 @@ func startDriver(t *testing.T, cfg Config) *driverTest {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dt := &driverTest{t: t, conn: newFakeConn(), clock: newFakeClock(),
+	dt := &driverTest{t: t, conn: newFakeConn(), clock: clock.NewFake(t0),
 		leases: make(chan Lease, 64), saved: make(chan Persist, 64), done: make(chan error, 1)}
 	dt.d = &Driver{Client: c, Interface: "wan0", Conn: dt.conn, Clock: dt.clock,
 		OnLease: func(l Lease) { dt.leases <- l }, OnPersist: func(p Persist) { dt.saved <- p }}
@@ -191,11 +129,13 @@ func startDriver(t *testing.T, cfg Config) *driverTest {
 	return dt
 }
 
-func (dt *driverTest) waitTimer() {
+// fire moves the clock to the driver's next deadline, waiting for the
+// driver to set one, and fires it.
+func (dt *driverTest) fire() {
 	dt.t.Helper()
-	select {
-	case <-dt.clock.created:
-	case <-time.After(waitLimit):
+	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	defer cancel()
+	if _, err := dt.clock.AdvanceToNext(ctx); err != nil {
 		dt.t.Fatal("driver set no timer")
 	}
 }
@@ -236,8 +176,7 @@ func (dt *driverTest) deliver(m *dhcpv6.Message) {
 
 func TestDriverBindsAndStops(t *testing.T) {
 	dt := startDriver(t, both)
-	dt.waitTimer()
-	dt.clock.fireNext(t) // the initial delay
+	dt.fire() // the initial delay
 	sol := dt.sent()
 	if sol.m.MessageType != dhcpv6.MessageTypeSolicit || sol.to != allServers {
 		t.Fatalf("sent %s to %v", sol.m.MessageType, sol.to)
@@ -296,8 +235,7 @@ func TestDriverBindsAndStops(t *testing.T) {
 
 func TestDriverRelease(t *testing.T) {
 	dt := startDriver(t, Config{IAPD: true})
-	dt.waitTimer()
-	dt.clock.fireNext(t)
+	dt.fire()
 	sol := dt.sent()
 	var id [4]byte
 	copy(id[:], testMAC[2:])
@@ -334,11 +272,9 @@ func TestDriverLinkAndWriteErrors(t *testing.T) {
 	dt.conn.mu.Lock()
 	dt.conn.writeErr = errors.New("sendto: network is unreachable")
 	dt.conn.mu.Unlock()
-	dt.waitTimer()
-	dt.clock.fireNext(t)
+	dt.fire()
 	first := dt.sent()
-	dt.waitTimer()
-	dt.clock.fireNext(t)
+	dt.fire()
 	if again := dt.sent(); again.m.TransactionID != first.m.TransactionID {
 		t.Error("a failed send restarted the exchange")
 	}
@@ -352,7 +288,7 @@ func TestDriverReadError(t *testing.T) {
 	c, _ := New(Options{Config: both, HardwareAddr: testMAC, Rand: seeded(1)})
 	conn := newFakeConn()
 	conn.readErr = errors.New("recvfrom: bad file descriptor")
-	d := &Driver{Client: c, Interface: "wan0", Conn: conn, Clock: newFakeClock()}
+	d := &Driver{Client: c, Interface: "wan0", Conn: conn, Clock: clock.NewFake(t0)}
 	done := make(chan error, 1)
 	go func() { done <- d.Run(context.Background()) }()
 	select {

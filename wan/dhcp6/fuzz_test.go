@@ -2,12 +2,13 @@ package dhcp6
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/insomniacslk/dhcp/dhcpv6"
 	"github.com/insomniacslk/dhcp/iana"
+
+	"cpe/internal/golden"
 )
 
 // fuzzStates brings a fresh client into each state a packet can meet it in.
@@ -152,22 +153,8 @@ func fuzzSeeds(t testing.TB) [][]byte {
 // TestFuzzCorpus keeps testdata/fuzz/FuzzReceive in step with fuzzSeeds
 // (rewritten with -update).
 func TestFuzzCorpus(t *testing.T) {
-	dir := filepath.Join("testdata", "fuzz", "FuzzReceive")
 	for i, s := range fuzzSeeds(t) {
-		name := filepath.Join(dir, fmt.Sprintf("seed-%02d", i))
-		want := fmt.Sprintf("go test fuzz v1\n[]byte(%q)\n", s)
-		if *update {
-			if err := os.MkdirAll(dir, 0o755); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(name, []byte(want), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			continue
-		}
-		got, err := os.ReadFile(name)
-		if err != nil || string(got) != want {
-			t.Errorf("%s out of date (run with -update): %v", name, err)
-		}
+		name := filepath.Join("fuzz", "FuzzReceive", fmt.Sprintf("seed-%02d", i))
+		golden.Check(t, name, fmt.Appendf(nil, "go test fuzz v1\n[]byte(%q)\n", s))
 	}
 }

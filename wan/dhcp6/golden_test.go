@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"github.com/insomniacslk/dhcp/dhcpv6"
+
+	"cpe/internal/golden"
 )
 
 // TestGoldenPackets pins the bytes of every message the client sends. The
@@ -32,7 +34,7 @@ func TestGoldenPackets(t *testing.T) {
 
 	for name, m := range msgs {
 		t.Run(name, func(t *testing.T) {
-			golden(t, "golden/"+name+".hex", hexDump(fmt.Sprintf("%s to %s", m.m.MessageType, m.to), m.raw))
+			golden.Check(t, "golden/"+name+".hex", hexDump(fmt.Sprintf("%s to %s", m.m.MessageType, m.to), m.raw))
 		})
 	}
 	if msgs["release"].m.MessageType != dhcpv6.MessageTypeRelease || msgs["request"].m.MessageType != dhcpv6.MessageTypeRequest {

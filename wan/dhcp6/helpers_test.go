@@ -1,14 +1,10 @@
 package dhcp6
 
 import (
-	"bytes"
-	"flag"
 	"fmt"
 	"math/rand/v2"
 	"net"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -17,8 +13,6 @@ import (
 	"github.com/insomniacslk/dhcp/iana"
 	"github.com/insomniacslk/dhcp/rfc1035label"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files under testdata/")
 
 var (
 	t0         = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
@@ -312,28 +306,6 @@ func elapsedOf(t *testing.T, m *dhcpv6.Message) time.Duration {
 		t.Fatalf("%s without Elapsed Time", m.MessageType)
 	}
 	return time.Duration(int(b[0])<<8|int(b[1])) * 10 * time.Millisecond
-}
-
-// golden compares got with testdata/name, rewriting it under -update.
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from golden file (run with -update after review):\n--- got\n%s\n--- want\n%s", name, got, want)
-	}
 }
 
 // hexDump writes a message as a commented hex dump, 16 bytes a line.

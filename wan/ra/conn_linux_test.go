@@ -6,72 +6,25 @@ import (
 	"context"
 	"net"
 	"net/netip"
-	"os"
-	"runtime"
 	"testing"
 	"time"
 
 	"github.com/mdlayher/ndp"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/net/ipv6"
-	"golang.org/x/sys/unix"
+
+	"cpe/internal/netnstest"
 )
-
-// inNetns runs f on a thread moved into a new network namespace. The thread
-// stays locked, so it is thrown away when f returns, and the namespace with
-// it. Sockets must be opened on that thread.
-func inNetns(t *testing.T, f func()) {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root for a network namespace")
-	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		runtime.LockOSThread()
-		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
-			t.Errorf("unshare: %v", err)
-			return
-		}
-		f()
-	}()
-	<-done
-}
-
-// vethPair makes c0 (our uplink) and s0 (the ISP's router) with link-local
-// addresses that skip DAD, so the test need not wait for it.
-func vethPair(t *testing.T) {
-	t.Helper()
-	la := netlink.NewLinkAttrs()
-	la.Name = "c0"
-	if err := netlink.LinkAdd(&netlink.Veth{LinkAttrs: la, PeerName: "s0"}); err != nil {
-		t.Fatalf("veth: %v", err)
-	}
-	for name, a := range map[string]string{"c0": "fe80::c/64", "s0": "fe80::5/64"} {
-		l, err := netlink.LinkByName(name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ad, _ := netlink.ParseAddr(a)
-		ad.Flags = unix.IFA_F_NODAD
-		if err := netlink.AddrAdd(l, ad); err != nil {
-			t.Fatal(err)
-		}
-		if err := netlink.LinkSetUp(l); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
 
 // TestListenLinux runs the Driver on a real socket against a router made
 // with the ndp package: it must solicit with our MAC, drop an RA that
 // crossed a router (hop limit below 255) and learn from a proper one.
 func TestListenLinux(t *testing.T) {
-	inNetns(t, func() {
+	netnstest.Run(t, func() {
 		if _, err := Listen("c0"); err == nil {
 			t.Error("Listen on a missing interface succeeded")
 		}
-		vethPair(t)
+		netnstest.Veth(t, "c0", "fe80::c/64", "s0", "fe80::5/64")
 		c0, _ := net.InterfaceByName("c0")
 		s0, _ := net.InterfaceByName("s0")
 
@@ -166,7 +119,7 @@ func stableAddrOn(prefix, ifname string) netip.Addr {
 // TestListenTentative: no socket while the only link-local address is
 // still doing DAD (RFC 7084 W-2), so the Driver retries.
 func TestListenTentative(t *testing.T) {
-	inNetns(t, func() {
+	netnstest.Run(t, func() {
 		la := netlink.NewLinkAttrs()
 		la.Name = "c0"
 		if err := netlink.LinkAdd(&netlink.Veth{LinkAttrs: la, PeerName: "s0"}); err != nil {

@@ -9,6 +9,8 @@ import (
 	"os"
 	"sync"
 	"time"
+
+	"cpe/internal/clock"
 )
 
 // Conn is the uplink's ICMPv6 socket for Router Discovery. Addresses come
@@ -26,18 +28,6 @@ type Conn interface {
 	Close() error
 }
 
-// Clock is time as the driver sees it; tests pass a fake one.
-type Clock interface {
-	Now() time.Time
-	NewTimer(d time.Duration) Timer
-}
-
-// Timer is a one-shot timer of a Clock.
-type Timer interface {
-	C() <-chan time.Time
-	Stop() bool
-}
-
 // Driver runs a Receiver on a socket: packets, timers and link events in,
 // solicitations and facts out.
 type Driver struct {
@@ -49,7 +39,7 @@ type Driver struct {
 	Conn Conn
 	// Open opens the socket for Interface; nil is the package's Listen.
 	Open   func(ifname string) (Conn, error)
-	Clock  Clock // nil: the system clock
+	Clock  clock.Clock // nil: the system clock
 	Logger *slog.Logger
 	// OnFacts gets every change of the facts, from Run's goroutine; it
 	// should not block for long.
@@ -144,9 +134,9 @@ func (d *Driver) Run(ctx context.Context) error {
 		log = slog.New(slog.DiscardHandler)
 	}
 	log = log.With("component", "ra", "interface", d.Interface)
-	clock := d.Clock
-	if clock == nil {
-		clock = systemClock{}
+	clk := d.Clock
+	if clk == nil {
+		clk = clock.System{}
 	}
 	open := d.Open
 	if open == nil {
@@ -183,9 +173,9 @@ func (d *Driver) Run(ctx context.Context) error {
 	}()
 
 	var (
-		timer     Timer
+		timer     clock.Timer
 		timerC    <-chan time.Time
-		openTimer Timer
+		openTimer clock.Timer
 		openC     <-chan time.Time
 		retry     = openRetryMin
 		openErr   string
@@ -194,7 +184,7 @@ func (d *Driver) Run(ctx context.Context) error {
 		dropLog   time.Time
 		last      Facts
 	)
-	stop := func(t Timer) {
+	stop := func(t clock.Timer) {
 		if t != nil {
 			t.Stop()
 		}
@@ -217,7 +207,7 @@ func (d *Driver) Run(ctx context.Context) error {
 				writeErr = ""
 			}
 		}
-		now := clock.Now()
+		now := clk.Now()
 		f, c := d.Receiver.Facts(), d.Receiver.Counters()
 		d.mu.Lock()
 		d.facts, d.counters = f, c
@@ -227,7 +217,7 @@ func (d *Driver) Run(ctx context.Context) error {
 		stop(timer)
 		timer, timerC = nil, nil
 		if !out.Deadline.IsZero() {
-			timer = clock.NewTimer(max(out.Deadline.Sub(now), 0))
+			timer = clk.NewTimer(max(out.Deadline.Sub(now), 0))
 			timerC = timer.C()
 		}
 		if out.Facts != nil {
@@ -245,9 +235,9 @@ func (d *Driver) Run(ctx context.Context) error {
 
 	if d.Conn != nil {
 		startReader(d.Conn)
-		apply(d.Receiver.Start(clock.Now()))
+		apply(d.Receiver.Start(clk.Now()))
 	} else {
-		openTimer = clock.NewTimer(0)
+		openTimer = clk.NewTimer(0)
 		openC = openTimer.C()
 	}
 	for {
@@ -262,20 +252,20 @@ func (d *Driver) Run(ctx context.Context) error {
 					openErr = err.Error()
 					log.Info("waiting for the uplink's link-local address", "err", err)
 				}
-				openTimer = clock.NewTimer(retry)
+				openTimer = clk.NewTimer(retry)
 				openC = openTimer.C()
 				retry = min(2*retry, openRetryMax)
 				continue
 			}
 			own = true
 			startReader(c)
-			apply(d.Receiver.Start(clock.Now()))
+			apply(d.Receiver.Start(clk.Now()))
 		case err := <-readErr:
 			return fmt.Errorf("ra: %s: read: %w", d.Interface, err)
 		case p := <-packets:
-			apply(d.Receiver.Receive(clock.Now(), p.data, p.from, p.hopLimit))
+			apply(d.Receiver.Receive(clk.Now(), p.data, p.from, p.hopLimit))
 		case <-timerC:
-			apply(d.Receiver.Timer(clock.Now()))
+			apply(d.Receiver.Timer(clk.Now()))
 		case <-d.kick:
 			d.mu.Lock()
 			link, dup := d.link, d.dup
@@ -283,14 +273,14 @@ func (d *Driver) Run(ctx context.Context) error {
 			d.mu.Unlock()
 			for _, up := range link {
 				if up {
-					apply(d.Receiver.LinkUp(clock.Now()))
+					apply(d.Receiver.LinkUp(clk.Now()))
 				} else {
-					apply(d.Receiver.LinkDown(clock.Now()))
+					apply(d.Receiver.LinkDown(clk.Now()))
 				}
 			}
 			for _, a := range dup {
 				log.Warn("SLAAC address is a duplicate", "addr", a.String())
-				apply(d.Receiver.DADFailed(clock.Now(), a))
+				apply(d.Receiver.DADFailed(clk.Now(), a))
 			}
 		}
 	}
@@ -340,14 +330,3 @@ func logChange(log *slog.Logger, old, new Facts) {
 			"dhcpv6", new.DHCPv6.String(), "mtu", new.MTU)
 	}
 }
-
-type systemClock struct{}
-
-func (systemClock) Now() time.Time { return time.Now() }
-
-func (systemClock) NewTimer(d time.Duration) Timer { return sysTimer{time.NewTimer(d)} }
-
-type sysTimer struct{ t *time.Timer }
-
-func (t sysTimer) C() <-chan time.Time { return t.t.C }
-func (t sysTimer) Stop() bool          { return t.t.Stop() }

@@ -6,10 +6,11 @@ import (
 	"net/netip"
 	"os"
 	"runtime"
-	"sort"
 	"sync"
 	"testing"
 	"time"
+
+	"cpe/internal/clock"
 )
 
 // waitLimit bounds every wait on the driver's goroutine, so a broken driver
@@ -84,97 +85,27 @@ func (c *fakeConn) Close() error {
 	return nil
 }
 
-// fakeClock only moves when the test says so.
-type fakeClock struct {
-	mu      sync.Mutex
-	now     time.Time
-	timers  []*fakeTimer
-	created chan struct{}
-}
-
-type fakeTimer struct {
-	clock *fakeClock
-	when  time.Time
-	ch    chan time.Time
-}
-
-func newFakeClock() *fakeClock { return &fakeClock{now: t0, created: make(chan struct{}, 256)} }
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) NewTimer(d time.Duration) Timer {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	t := &fakeTimer{clock: c, when: c.now.Add(d), ch: make(chan time.Time, 1)}
-	c.timers = append(c.timers, t)
-	select {
-	case c.created <- struct{}{}:
-	default:
+// fire waits until the driver sets a timer, moves the clock to the
+// earliest deadline and fires it.
+func (dt *driverTest) fire() time.Time {
+	dt.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	defer cancel()
+	at, err := dt.clock.AdvanceToNext(ctx)
+	if err != nil {
+		dt.t.Fatal("no timer set")
 	}
-	return t
+	return at
 }
 
-func (t *fakeTimer) C() <-chan time.Time { return t.ch }
-
-func (t *fakeTimer) Stop() bool {
-	c := t.clock
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for i, x := range c.timers {
-		if x == t {
-			c.timers = append(c.timers[:i], c.timers[i+1:]...)
-			return true
-		}
-	}
-	return false
-}
-
-// fireNext waits until a timer is set, moves the clock to the earliest
-// one and fires it. Tokens of timers made before are dropped, so a token
-// after fireNext means the driver acted on this firing.
-func (c *fakeClock) fireNext(t *testing.T) time.Time {
-	t.Helper()
-	for {
-		c.mu.Lock()
-		if len(c.timers) > 0 {
-			break
-		}
-		c.mu.Unlock()
-		select {
-		case <-c.created:
-		case <-time.After(waitLimit):
-			t.Fatal("no timer set")
-		}
-	}
-	defer c.mu.Unlock()
-	for drained := false; !drained; {
-		select {
-		case <-c.created:
-		default:
-			drained = true
-		}
-	}
-	sort.Slice(c.timers, func(i, j int) bool { return c.timers[i].when.Before(c.timers[j].when) })
-	tm := c.timers[0]
-	c.timers = c.timers[1:]
-	if tm.when.After(c.now) {
-		c.now = tm.when
-	}
-	tm.ch <- c.now
-	return c.now
-}
-
-// nextTimer waits until the driver sets a timer.
-func (c *fakeClock) nextTimer(t *testing.T) {
-	t.Helper()
-	select {
-	case <-c.created:
-	case <-time.After(waitLimit):
-		t.Fatal("driver set no timer")
+// waitTimer waits until the driver sets a timer. Fired timers are no
+// longer pending, so after fire this means the driver acted on the firing.
+func (dt *driverTest) waitTimer() {
+	dt.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	defer cancel()
+	if err := dt.clock.BlockUntil(ctx, 1); err != nil {
+		dt.t.Fatal("driver set no timer")
 	}
 }
 
@@ -182,7 +113,7 @@ type driverTest struct {
 	t      *testing.T
 	d      *Driver
 	conn   *fakeConn
-	clock  *fakeClock
+	clock  *clock.Fake
 	facts  chan Facts
 	done   chan error
 	cancel context.CancelFunc
@@ -212,7 +143,7 @@ func startDriver(t *testing.T, open func(string) (Conn, error)) *driverTest {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dt := &driverTest{t: t, conn: newFakeConn(), clock: newFakeClock(), facts: make(chan Facts, 64), done: make(chan error, 1)}
+	dt := &driverTest{t: t, conn: newFakeConn(), clock: clock.NewFake(t0), facts: make(chan Facts, 64), done: make(chan error, 1)}
 	dt.d = &Driver{Receiver: r, Interface: "wan0", Clock: dt.clock, OnFacts: func(f Facts) { dt.facts <- f }}
 	if open != nil {
 		dt.d.Open = open
@@ -242,8 +173,8 @@ func startDriver(t *testing.T, open func(string) (Conn, error)) *driverTest {
 func (dt *driverTest) nextRS() (fakePacket, time.Time) {
 	dt.t.Helper()
 	for range 50 {
-		at := dt.clock.fireNext(dt.t)
-		dt.clock.nextTimer(dt.t)
+		at := dt.fire()
+		dt.waitTimer()
 		select {
 		case p := <-dt.conn.out:
 			return p, at
@@ -312,11 +243,11 @@ func TestDriverExpiry(t *testing.T) {
 	dt.conn.in <- received{data: ra(t, 60, rdnss(30, "2001:db8::53")), from: rtr1, hopLimit: 255}
 	f := dt.waitFacts(func(f Facts) bool { return len(f.DNS) == 1 })
 	got := f.LastRA
-	if at := dt.clock.fireNext(t); !at.Equal(got.Add(30 * time.Second)) {
+	if at := dt.fire(); !at.Equal(got.Add(30 * time.Second)) {
 		t.Fatalf("first expiry at %v after the RA", at.Sub(got))
 	}
 	dt.waitFacts(func(f Facts) bool { return len(f.DNS) == 0 && len(f.Routers) == 1 })
-	if at := dt.clock.fireNext(t); !at.Equal(got.Add(time.Minute)) {
+	if at := dt.fire(); !at.Equal(got.Add(time.Minute)) {
 		t.Fatalf("router expiry at %v after the RA", at.Sub(got))
 	}
 	dt.waitFacts(func(f Facts) bool { return len(f.Routers) == 0 })

@@ -1,6 +1,10 @@
 package ra
 
-import "testing"
+import (
+	"testing"
+
+	"cpe/internal/golden"
+)
 
 // TestGoldenSolicitation pins the bytes of the Router Solicitation: type
 // 133, code 0, a zero checksum for the kernel to fill in, four reserved
@@ -18,7 +22,7 @@ func TestGoldenSolicitation(t *testing.T) {
 			h.start()
 			h.nextRS()
 			p := h.sent[0]
-			golden(t, "golden/"+tc.name+".hex", hexDump("router solicitation to ff02::2", p.data))
+			golden.Check(t, "golden/"+tc.name+".hex", hexDump("router solicitation to ff02::2", p.data))
 		})
 	}
 }

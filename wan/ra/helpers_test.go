@@ -1,22 +1,16 @@
 package ra
 
 import (
-	"bytes"
-	"flag"
 	"fmt"
 	"math/rand/v2"
 	"net"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/mdlayher/ndp"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files under testdata/")
 
 var (
 	t0      = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
@@ -193,28 +187,6 @@ func slla() *ndp.LinkLayerAddress {
 func stableAddr(prefix string, dad uint8) netip.Addr {
 	p := netip.MustParsePrefix(prefix)
 	return withIID(p, StableIID(testKey, p, "wan0", dad))
-}
-
-// golden compares got with testdata/name, rewriting it under -update.
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from golden file (run with -update after review):\n--- got\n%s\n--- want\n%s", name, got, want)
-	}
 }
 
 // hexDump writes a message as a commented hex dump, 16 bytes a line.

@@ -1,10 +1,12 @@
-package supervisor
+package clock
 
 import (
 	"context"
 	"testing"
 	"time"
 )
+
+var t0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 
 func fired(tm Timer) (time.Time, bool) {
 	select {
@@ -15,9 +17,8 @@ func fired(tm Timer) (time.Time, bool) {
 	}
 }
 
-func TestFakeClockTimers(t *testing.T) {
-	checkLeaks(t)
-	c := NewFakeClock(t0)
+func TestFakeTimers(t *testing.T) {
+	c := NewFake(t0)
 	long := c.NewTimer(3 * time.Second)
 	short := c.NewTimer(time.Second)
 	stopped := c.NewTimer(2 * time.Second)
@@ -61,9 +62,8 @@ func TestFakeClockTimers(t *testing.T) {
 	}
 }
 
-func TestFakeClockBlockUntil(t *testing.T) {
-	checkLeaks(t)
-	c := NewFakeClock(t0)
+func TestFakeBlockUntil(t *testing.T) {
+	c := NewFake(t0)
 	done := make(chan error, 1)
 	go func() { done <- c.BlockUntil(context.Background(), 2) }()
 	c.NewTimer(time.Second)
@@ -73,8 +73,13 @@ func TestFakeClockBlockUntil(t *testing.T) {
 	case <-time.After(10 * time.Millisecond):
 	}
 	c.NewTimer(time.Second)
-	if err := recv(t, done, "BlockUntil"); err != nil {
-		t.Fatal(err)
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("BlockUntil(2) did not return with two timers")
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
@@ -83,8 +88,55 @@ func TestFakeClockBlockUntil(t *testing.T) {
 	}
 }
 
-func TestSystemClock(t *testing.T) {
-	var c Clock = systemClock{}
+func TestFakeAdvanceToNext(t *testing.T) {
+	c := NewFake(t0)
+	late := c.NewTimer(2 * time.Second)
+	early := c.NewTimer(time.Second)
+	at, err := c.AdvanceToNext(context.Background())
+	if err != nil || !at.Equal(t0.Add(time.Second)) || !c.Now().Equal(at) {
+		t.Fatalf("AdvanceToNext = %v, %v; Now %v", at, err, c.Now())
+	}
+	if _, ok := fired(early); !ok {
+		t.Error("earliest timer did not fire")
+	}
+	if _, ok := fired(late); ok {
+		t.Error("later timer fired too")
+	}
+
+	// With nothing pending it waits for the next timer to be armed.
+	late.Stop()
+	done := make(chan time.Time, 1)
+	go func() {
+		at, _ := c.AdvanceToNext(context.Background())
+		done <- at
+	}()
+	select {
+	case at := <-done:
+		t.Fatalf("AdvanceToNext returned %v with no timer", at)
+	case <-time.After(10 * time.Millisecond):
+	}
+	armed := c.NewTimer(time.Minute)
+	select {
+	case at := <-done:
+		if !at.Equal(t0.Add(time.Second + time.Minute)) {
+			t.Errorf("moved to %v", at)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("AdvanceToNext did not see the new timer")
+	}
+	if _, ok := fired(armed); !ok {
+		t.Error("armed timer did not fire")
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := c.AdvanceToNext(ctx); err == nil {
+		t.Error("AdvanceToNext ignored its context")
+	}
+}
+
+func TestSystem(t *testing.T) {
+	var c Clock = System{}
 	tm := c.NewTimer(time.Millisecond)
 	select {
 	case <-tm.C():
@@ -93,5 +145,8 @@ func TestSystemClock(t *testing.T) {
 	}
 	if time.Since(c.Now()) > time.Minute {
 		t.Error("system clock is off")
+	}
+	if c.NewTimer(time.Hour).Stop() != true {
+		t.Error("Stop of a pending system timer reported false")
 	}
 }

@@ -1,4 +1,4 @@
-package supervisor
+package clock
 
 import (
 	"context"
@@ -7,49 +7,24 @@ import (
 	"time"
 )
 
-// Clock is the supervisor's only source of time, so that tests can drive
-// hours of backoff without sleeping.
-type Clock interface {
-	Now() time.Time
-	NewTimer(d time.Duration) Timer
-}
-
-// Timer is the part of time.Timer the supervisor uses.
-type Timer interface {
-	C() <-chan time.Time
-	// Stop reports whether it stopped the timer before it fired.
-	Stop() bool
-}
-
-type systemClock struct{}
-
-func (systemClock) Now() time.Time { return time.Now() }
-
-func (systemClock) NewTimer(d time.Duration) Timer { return systemTimer{time.NewTimer(d)} }
-
-type systemTimer struct{ t *time.Timer }
-
-func (t systemTimer) C() <-chan time.Time { return t.t.C }
-func (t systemTimer) Stop() bool          { return t.t.Stop() }
-
-// FakeClock is a Clock whose time moves only when Advance is called.
+// Fake is a Clock whose time moves only when Advance is called.
 // It is safe for concurrent use.
-type FakeClock struct {
+type Fake struct {
 	mu      sync.Mutex
 	now     time.Time
 	pending map[*fakeTimer]struct{}
-	// changed is closed and replaced whenever a timer is created or
-	// stopped, so BlockUntil can wait for goroutines to arm their timers.
+	// changed is closed and replaced whenever a timer is created, fires or
+	// is stopped, so BlockUntil can wait for goroutines to arm their timers.
 	changed chan struct{}
 }
 
-// NewFakeClock returns a FakeClock reading start.
-func NewFakeClock(start time.Time) *FakeClock {
-	return &FakeClock{now: start, pending: map[*fakeTimer]struct{}{}, changed: make(chan struct{})}
+// NewFake returns a Fake reading start.
+func NewFake(start time.Time) *Fake {
+	return &Fake{now: start, pending: map[*fakeTimer]struct{}{}, changed: make(chan struct{})}
 }
 
 // Now returns the fake time.
-func (c *FakeClock) Now() time.Time {
+func (c *Fake) Now() time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.now
@@ -57,7 +32,7 @@ func (c *FakeClock) Now() time.Time {
 
 // NewTimer returns a timer that fires once Advance has moved the clock d
 // past the current time; d <= 0 fires at once.
-func (c *FakeClock) NewTimer(d time.Duration) Timer {
+func (c *Fake) NewTimer(d time.Duration) Timer {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	t := &fakeTimer{clock: c, when: c.now.Add(d), ch: make(chan time.Time, 1)}
@@ -72,10 +47,36 @@ func (c *FakeClock) NewTimer(d time.Duration) Timer {
 
 // Advance moves the clock forward by d and fires, in deadline order, every
 // timer that is due.
-func (c *FakeClock) Advance(d time.Duration) {
+func (c *Fake) Advance(d time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
+	c.advanceLocked(c.now.Add(d))
+}
+
+// AdvanceToNext waits until a timer is pending (or ctx ends), moves the
+// clock to the earliest deadline, fires what is due then, and returns the
+// new time. A driver that re-arms a timer after each firing can be stepped
+// with it one event at a time.
+func (c *Fake) AdvanceToNext(ctx context.Context) (time.Time, error) {
+	for {
+		if err := c.BlockUntil(ctx, 1); err != nil {
+			return time.Time{}, err
+		}
+		c.mu.Lock()
+		next, ok := c.nextLocked()
+		if ok {
+			c.advanceLocked(next)
+			now := c.now
+			c.mu.Unlock()
+			return now, nil
+		}
+		// Stopped between BlockUntil and here: wait for the next one.
+		c.mu.Unlock()
+	}
+}
+
+func (c *Fake) advanceLocked(to time.Time) {
+	c.now = to
 	var due []*fakeTimer
 	for t := range c.pending {
 		if !t.when.After(c.now) {
@@ -93,16 +94,20 @@ func (c *FakeClock) Advance(d time.Duration) {
 }
 
 // Timers returns the number of timers that have not yet fired or been stopped.
-func (c *FakeClock) Timers() int {
+func (c *Fake) Timers() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return len(c.pending)
 }
 
 // NextDeadline returns the earliest deadline among pending timers.
-func (c *FakeClock) NextDeadline() (time.Time, bool) {
+func (c *Fake) NextDeadline() (time.Time, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	return c.nextLocked()
+}
+
+func (c *Fake) nextLocked() (time.Time, bool) {
 	var next time.Time
 	for t := range c.pending {
 		if next.IsZero() || t.when.Before(next) {
@@ -113,7 +118,7 @@ func (c *FakeClock) NextDeadline() (time.Time, bool) {
 }
 
 // BlockUntil waits until at least n timers are pending, or ctx ends.
-func (c *FakeClock) BlockUntil(ctx context.Context, n int) error {
+func (c *Fake) BlockUntil(ctx context.Context, n int) error {
 	for {
 		c.mu.Lock()
 		got, changed := len(c.pending), c.changed
@@ -129,13 +134,13 @@ func (c *FakeClock) BlockUntil(ctx context.Context, n int) error {
 	}
 }
 
-func (c *FakeClock) notifyLocked() {
+func (c *Fake) notifyLocked() {
 	close(c.changed)
 	c.changed = make(chan struct{})
 }
 
 type fakeTimer struct {
-	clock *FakeClock
+	clock *Fake
 	when  time.Time
 	ch    chan time.Time
 }
