@@ -62,6 +62,7 @@ deps:
 # Unit and lab tiers (lab tests skip when not root), then the system tier on the image.
 test: deps
 	$(GO) vet ./...
+	$(MAKE) cross
 	$(MAKE) unit
 	$(MAKE) image
 	$(MAKE) system
