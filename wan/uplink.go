@@ -200,6 +200,7 @@ func (u *Uplink) watchCarrier(ctx context.Context) error {
 		if !changed {
 			return
 		}
+		u.Facts.Put(plan.KeyCarrier(u.Config.Name), up)
 		u.history.Add("link", map[bool]string{true: "carrier up", false: "carrier down"}[up])
 		if d6 != nil {
 			d6.SetLink(up)
@@ -220,9 +221,11 @@ func (u *Uplink) watchCarrier(ctx context.Context) error {
 		}
 	}
 	if l, err := netlink.LinkByName(u.Config.Interface); err == nil {
+		up := carrierUp(l)
 		u.mu.Lock()
-		u.carrier, u.since = carrierUp(l), time.Now()
+		u.carrier, u.since = up, time.Now()
 		u.mu.Unlock()
+		u.Facts.Put(plan.KeyCarrier(u.Config.Name), up)
 	}
 	for {
 		select {

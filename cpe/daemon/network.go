@@ -11,6 +11,7 @@ import (
 	"cpe/cpe/kernel"
 	"cpe/cpe/plan"
 	"cpe/cpe/supervisor"
+	"cpe/lan"
 	"cpe/wan"
 )
 
@@ -27,6 +28,7 @@ type network struct {
 	uplinks   map[string]*wan.Uplink
 	histories map[string]*wan.History
 	kick      chan struct{}
+	lan       *lan.Service
 	lastPlan  kernel.Desired
 	lastErr   error
 }
@@ -78,6 +80,23 @@ func (d *Daemon) networkSpecs(cfg *config.Config) []supervisor.Spec {
 				d.net.uplinks[w.Name] = u
 				d.net.mu.Unlock()
 				return u
+			},
+		})
+	}
+	if len(cfg.LAN) > 0 {
+		specs = append(specs, supervisor.Spec{
+			Name: "lan",
+			Key: struct {
+				LAN []config.LAN
+				WAN []config.WAN
+			}{cfg.LAN, cfg.WAN},
+			New: func() supervisor.Component {
+				s := &lan.Service{Config: cfg, StateDir: filepath.Join(d.opts.StateDir, "lan"), Facts: d.facts,
+					Logger: d.opts.Logger, Now: d.opts.Now}
+				d.net.mu.Lock()
+				d.net.lan = s
+				d.net.mu.Unlock()
+				return s
 			},
 		})
 	}

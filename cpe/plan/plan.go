@@ -12,6 +12,7 @@ import (
 	"cpe/cpe/config"
 	"cpe/cpe/kernel"
 	"cpe/cpe/state"
+	"cpe/lan/prefix"
 	"cpe/wan/dhcp4"
 	"cpe/wan/dhcp6"
 	"cpe/wan/ra"
@@ -21,6 +22,12 @@ import (
 func KeyDHCP4(uplink string) string { return "wan/" + uplink + "/dhcp4" }
 func KeyDHCP6(uplink string) string { return "wan/" + uplink + "/dhcp6" }
 func KeyRA(uplink string) string    { return "wan/" + uplink + "/ra" }
+
+// KeyCarrier is an uplink's carrier (bool); KeyLANPlan the LAN prefix plan
+// (a prefix.Plan).
+func KeyCarrier(uplink string) string { return "wan/" + uplink + "/carrier" }
+
+const KeyLANPlan = "lan/plan"
 
 // Route metrics: uplinks are preferred in configuration order, and within an
 // uplink a configured static route wins over a learned one.
@@ -45,7 +52,59 @@ func Kernel(cfg *config.Config, facts state.Snapshot, now time.Time) kernel.Desi
 	for i, w := range cfg.WAN {
 		planUplink(&d, i, w, facts, now)
 	}
+	lanPlan, _ := state.Get[prefix.Plan](facts, KeyLANPlan)
+	for _, l := range cfg.LAN {
+		planSegment(&d, l, lanPlan, facts, now)
+	}
+	dedupe(&d)
 	return d
+}
+
+// planSegment puts the router on a LAN segment: the link up, the IPv4
+// router address, and the router's address ::1 in each /64 the prefix
+// engine assigned, living as long as the delegation it comes from. The
+// kernel must neither take RAs nor autoconfigure there: the box is the
+// segment's router.
+func planSegment(d *kernel.Desired, l config.LAN, lanPlan prefix.Plan, facts state.Snapshot, now time.Time) {
+	d.Links = append(d.Links, kernel.Link{Name: l.Interface, Up: true})
+	d.Sysctls["net.ipv6.conf."+l.Interface+".accept_ra"] = "0"
+	d.Sysctls["net.ipv6.conf."+l.Interface+".autoconf"] = "0"
+	if l.IPv4 != nil {
+		d.Addresses = append(d.Addresses, kernel.Address{Link: l.Interface, Prefix: l.IPv4.Address})
+	}
+	if l.IPv6 == nil {
+		return
+	}
+	sp, ok := lanPlan.Segment(l.Name)
+	if !ok {
+		return
+	}
+	for _, a := range sp.Prefixes {
+		addr := kernel.Address{Link: l.Interface, Prefix: netip.PrefixFrom(a.Prefix.Addr().Next(), a.Prefix.Bits())}
+		if !a.ULA {
+			pref, valid, ok := delegationTimes(facts, a.Uplink, a.From)
+			if !ok || !valid.After(now) {
+				continue
+			}
+			addr.PreferredUntil, addr.ValidUntil = pref, valid
+		}
+		d.Addresses = append(d.Addresses, addr)
+	}
+}
+
+// delegationTimes finds the lifetimes of the delegated prefix from on
+// uplink.
+func delegationTimes(facts state.Snapshot, uplink string, from netip.Prefix) (preferred, valid time.Time, ok bool) {
+	l, found := state.Get[dhcp6.Lease](facts, KeyDHCP6(uplink))
+	if !found {
+		return preferred, valid, false
+	}
+	for _, p := range l.Prefixes {
+		if p.Prefix == from {
+			return p.Preferred, p.Valid, true
+		}
+	}
+	return preferred, valid, false
 }
 
 func planUplink(d *kernel.Desired, i int, w config.WAN, facts state.Snapshot, now time.Time) {
@@ -114,7 +173,6 @@ func planUplink(d *kernel.Desired, i int, w config.WAN, facts state.Snapshot, no
 			}
 		}
 	}
-	dedupe(d)
 }
 
 // planRA installs what the uplink's routers advertise: SLAAC addresses

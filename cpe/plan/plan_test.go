@@ -10,6 +10,7 @@ import (
 	"cpe/cpe/config"
 	"cpe/cpe/kernel"
 	"cpe/cpe/state"
+	"cpe/lan/prefix"
 	"cpe/wan/dhcp4"
 	"cpe/wan/dhcp6"
 	"cpe/wan/ra"
@@ -130,5 +131,42 @@ func TestLearnedMTU(t *testing.T) {
 	}
 	if got := mtu(`{"wan": [{"interface": "wan0", "mtu": 1400, "dhcp4": {}, "ra": {}}]}`); got != 1400 {
 		t.Errorf("configured MTU %d, want 1400 to win", got)
+	}
+}
+
+func TestSegmentAddresses(t *testing.T) {
+	cfg := mustConfig(t, `{"wan": [{"interface": "wan0", "dhcp6": {}}],
+	  "lan": [{"interface": "lan0", "ipv6": {}, "ipv4": {"address": "192.168.1.1/24"}}]}`)
+	later := now.Add(time.Hour)
+	delegated := pfx("2001:db8:1000:100::/56")
+	ula := pfx("fd00:1:2::/48")
+	lanPlan := prefix.New(prefix.State{}).Plan(prefix.Input{
+		Segments:    []prefix.Segment{{Name: "lan0"}},
+		Delegations: []prefix.Delegation{{Uplink: "wan0", Prefix: delegated, Preferred: later, Valid: later, Up: true}},
+		ULA:         ula, Now: now, PDLength: 62,
+	})
+	facts := state.Snapshot{}.
+		With(KeyDHCP6("wan0"), dhcp6.Lease{Prefixes: []dhcp6.Prefix{{Prefix: delegated, Preferred: later, Valid: later}}}).
+		With(KeyLANPlan, lanPlan)
+	d := Kernel(cfg, facts, now)
+	got := lines(d)
+	for _, want := range []string{
+		"add address 192.168.1.1/24 dev lan0",
+		"add address 2001:db8:1000:100::1/64 dev lan0",
+		"add address fd00:1:2::1/64 dev lan0",
+	} {
+		if !slices.ContainsFunc(got, func(l string) bool { return strings.HasPrefix(l, want) }) {
+			t.Errorf("plan lacks %q; plan:\n%s", want, strings.Join(got, "\n"))
+		}
+	}
+	if d.Sysctls["net.ipv6.conf.lan0.accept_ra"] != "0" {
+		t.Errorf("the LAN takes RAs: %v", d.Sysctls)
+	}
+	// The delegation gone from the facts: its /64 address goes, the ULA stays.
+	facts = facts.With(KeyDHCP6("wan0"), dhcp6.Lease{})
+	for _, l := range lines(Kernel(cfg, facts, now)) {
+		if strings.Contains(l, "2001:db8:1000:100::1") {
+			t.Errorf("address kept after its delegation went: %s", l)
+		}
 	}
 }

@@ -1,0 +1,70 @@
+package daemon
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"time"
+
+	"cpe/cpe/console"
+)
+
+func (d *Daemon) lanCommands() []console.Command {
+	return []console.Command{
+		{Words: []string{"show", "lan"}, Help: "segments, their prefixes with lifetimes as advertised, stale prefixes, problems", Run: d.showLAN},
+		{Words: []string{"show", "ra"}, Help: "what was last advertised on each segment", Run: d.showRA},
+	}
+}
+
+func (d *Daemon) showLAN(_ context.Context, _ *console.Session, _ []string, w io.Writer) error {
+	d.net.mu.Lock()
+	s := d.net.lan
+	d.net.mu.Unlock()
+	if s == nil {
+		return fmt.Errorf("no LAN segments configured")
+	}
+	st := s.Status()
+	now := d.opts.Now()
+	for _, seg := range st.Plan.Segments {
+		fmt.Fprintf(w, "segment %s (subnet index %d)\n", seg.Name, seg.Index)
+		if len(seg.Prefixes) == 0 {
+			fmt.Fprintln(w, "  no prefix")
+		}
+		for _, a := range seg.Prefixes {
+			src := "from " + a.Uplink + " " + a.From.String()
+			if a.ULA {
+				src = "ULA"
+			}
+			p, v := a.Lifetimes(now)
+			fmt.Fprintf(w, "  %-24s preferred %-8s valid %-8s %s\n", a.Prefix, p, v, src)
+		}
+	}
+	for _, sp := range st.Plan.Stale {
+		fmt.Fprintf(w, "stale %s on %s: advertised 0/0 until %s\n", sp.Prefix, sp.Segment, sp.Until.Format(time.DateTime))
+	}
+	for _, pr := range st.Plan.Problems {
+		fmt.Fprintf(w, "problem: %s\n", pr)
+	}
+	return nil
+}
+
+func (d *Daemon) showRA(_ context.Context, _ *console.Session, _ []string, w io.Writer) error {
+	d.net.mu.Lock()
+	s := d.net.lan
+	d.net.mu.Unlock()
+	if s == nil {
+		return fmt.Errorf("no LAN segments configured")
+	}
+	for name, st := range s.Status().RA {
+		fmt.Fprintf(w, "segment %s\n", name)
+		if st.ConfigError != "" {
+			fmt.Fprintf(w, "  config error: %s\n", st.ConfigError)
+		}
+		if st.Last.Sent.IsZero() {
+			fmt.Fprintln(w, "  nothing advertised yet")
+			continue
+		}
+		fmt.Fprintln(w, st.Last.String())
+	}
+	return nil
+}

@@ -1,0 +1,75 @@
+package lan_test
+
+import (
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"cpe/internal/lab"
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	lab.RemoveBinary()
+	os.Exit(code)
+}
+
+// TestHostGetsDelegatedPrefix: a LAN host running the kernel's SLAAC gets a
+// global address inside the prefix kea delegated to the box, and the box as
+// its default router (the ISP's radvd gives the box its default route).
+func TestHostGetsDelegatedPrefix(t *testing.T) {
+	lab.RequireRoot(t)
+	lab.RequireCommands(t, "kea-dhcp6", "radvd", "rdisc6")
+	l := lab.New(t)
+	ispNS, cpeNS, host := l.Netns("isp"), l.Netns("cpe"), l.Netns("host")
+	l.Veth(ispNS, "isp0", cpeNS, "wan0")
+	l.Veth(cpeNS, "lan0", host, "eth0")
+	l.NewISP(ispNS, "isp0", lab.ISPOptions{PD: true, RA: true})
+	box := cpeNS.StartCPE(`{"wan": [{"interface": "wan0", "dhcp6": {"ia_na": false}, "ra": {}}],
+	  "lan": [{"interface": "lan0", "ipv6": {}}]}`, "")
+	out := box.WaitCLI(30*time.Second, []string{"show", "wan"}, "prefix  2001:db8:1")
+	delegated := regexp.MustCompile(`prefix  (2001:db8:1[0-9a-f:]*)/56`).FindStringSubmatch(out)
+	if delegated == nil {
+		t.Fatalf("no /56 delegated:\n%s", out)
+	}
+	lanOut := box.WaitCLI(15*time.Second, []string{"show", "lan"}, "2001:db8:1", "ULA")
+	t.Logf("show lan:\n%s", lanOut)
+
+	host.WaitLinkLocal("eth0")
+	ra, err := host.Exec("rdisc6", "-1", "-w", "5000", "eth0")
+	if err != nil {
+		t.Fatalf("rdisc6 on the LAN: %v\n%s\n%s", err, ra, box.Proc.Output())
+	}
+	flat := strings.Join(strings.Fields(ra), " ")
+	for _, want := range []string{"Prefix : " + strings.TrimSuffix(delegated[1], "::"), "Router lifetime"} {
+		if !strings.Contains(flat, want) {
+			t.Errorf("RA on the LAN lacks %q:\n%s", want, ra)
+		}
+	}
+	if m := regexp.MustCompile(`Pref\. time : (\d+)`).FindAllStringSubmatch(flat, -1); len(m) == 0 {
+		t.Errorf("no preferred lifetime in the RA:\n%s", ra)
+	} else {
+		for _, x := range m {
+			if n, _ := strconv.Atoi(x[1]); n > 2700 {
+				t.Errorf("preferred lifetime %d s exceeds RFC 9096's 2700 s", n)
+			}
+		}
+	}
+	var addrs string
+	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(300 * time.Millisecond) {
+		addrs = host.Run("ip", "-6", "addr", "show", "dev", "eth0", "scope", "global")
+		if strings.Contains(addrs, strings.TrimSuffix(delegated[1], "::")) {
+			break
+		}
+	}
+	if !strings.Contains(addrs, strings.TrimSuffix(delegated[1], "::")) {
+		t.Fatalf("the host has no address in %s/56:\n%s", delegated[1], addrs)
+	}
+	routes := host.Run("ip", "-6", "route", "show", "default")
+	if !strings.Contains(routes, "via fe80::") {
+		t.Errorf("the host has no default route via the box:\n%s", routes)
+	}
+}

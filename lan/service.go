@@ -1,0 +1,285 @@
+// Package lan serves the LAN segments: it assigns each a /64 out of every
+// delegated prefix (lan/prefix), advertises them (lan/ra) and publishes the
+// assignment as a fact, from which the planner puts the router's own
+// addresses on the segments.
+package lan
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/vishvananda/netlink"
+
+	"cpe/cpe/config"
+	"cpe/cpe/plan"
+	"cpe/cpe/state"
+	"cpe/cpe/store"
+	"cpe/lan/prefix"
+	"cpe/lan/ra"
+	"cpe/wan/dhcp6"
+	rawan "cpe/wan/ra"
+)
+
+// replanEvery re-plans even without changes, so lifetimes count down in the
+// plan and stale prefixes are dropped on time.
+const replanEvery = 30 * time.Second
+
+// Service is the supervised component of all LAN segments.
+type Service struct {
+	Config   *config.Config
+	StateDir string // <state>/lan
+	Facts    *state.Store
+	Logger   *slog.Logger
+	Now      func() time.Time
+
+	mu      sync.Mutex
+	drivers map[string]*ra.Driver
+	last    prefix.Plan
+}
+
+// Run plans prefixes and runs the advertisers until ctx ends; the
+// advertisers send a final RA with router lifetime 0 as they stop.
+func (s *Service) Run(ctx context.Context) error {
+	if s.Now == nil {
+		s.Now = time.Now
+	}
+	log := s.Logger.With("component", "lan")
+	if err := os.MkdirAll(s.StateDir, 0o700); err != nil {
+		return fmt.Errorf("lan: %w", err)
+	}
+	file := filepath.Join(s.StateDir, "prefixes.json")
+	st, err := loadState(file)
+	if err != nil {
+		log.Error("unreadable prefix state; starting afresh (old prefixes cannot be deprecated)", "file", file, "err", err)
+	}
+	if !st.ULA.IsValid() {
+		// RFC 7084 ULA-1: a ULA prefix generated once and kept.
+		st.ULA = prefix.GenerateULA(rand.Reader)
+	}
+	alloc := prefix.New(st)
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	s.mu.Lock()
+	s.drivers = map[string]*ra.Driver{}
+	for _, seg := range s.Config.LAN {
+		if seg.IPv6 == nil {
+			continue
+		}
+		d := &ra.Driver{Advertiser: ra.New(ra.Options{}), Interface: seg.Interface, Logger: s.Logger}
+		s.drivers[seg.Name] = d
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := d.Run(ctx); err != nil && ctx.Err() == nil {
+				log.Error("router advertisements stopped", "segment", seg.Name, "err", err)
+			}
+		}()
+	}
+	s.mu.Unlock()
+
+	wake, unsub := s.Facts.Subscribe()
+	defer unsub()
+	tick := time.NewTicker(replanEvery)
+	defer tick.Stop()
+	ula := st.ULA
+	for {
+		now := s.Now()
+		pl := alloc.Plan(s.input(ula, now))
+		if pl.State != nil {
+			if err := saveState(file, *pl.State); err != nil {
+				log.Error("saving the prefix plan", "err", err)
+			}
+		}
+		s.mu.Lock()
+		problemsChanged := !slices.Equal(pl.Problems, s.last.Problems)
+		s.last = pl
+		s.mu.Unlock()
+		if problemsChanged {
+			for _, pr := range pl.Problems {
+				log.Warn("prefix plan", "problem", pr)
+			}
+		}
+		s.Facts.Put(plan.KeyLANPlan, pl)
+		s.configureRAs(pl, now)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-wake:
+		case <-tick.C:
+		}
+	}
+}
+
+// input gathers the segments and every uplink's delegated prefixes.
+func (s *Service) input(ula netip.Prefix, now time.Time) prefix.Input {
+	in := prefix.Input{ULA: ula, Now: now, PDLength: 62}
+	for _, seg := range s.Config.LAN {
+		if seg.IPv6 == nil {
+			continue
+		}
+		in.Segments = append(in.Segments, prefix.Segment{Name: seg.Name, SubnetID: seg.IPv6.SubnetID})
+		if seg.IPv6.DHCP6.PD != nil {
+			in.PDLength = seg.IPv6.DHCP6.PD.Length
+		}
+	}
+	snap := s.Facts.Snapshot()
+	for _, w := range s.Config.WAN {
+		l, ok := state.Get[dhcp6.Lease](snap, plan.KeyDHCP6(w.Name))
+		if !ok {
+			continue
+		}
+		up := true
+		if link, ok := state.Get[bool](snap, plan.KeyCarrier(w.Name)); ok {
+			up = link
+		}
+		for _, p := range l.Prefixes {
+			in.Delegations = append(in.Delegations, prefix.Delegation{
+				Uplink: w.Name, Prefix: p.Prefix, Preferred: p.Preferred, Valid: p.Valid, TooLong: p.TooLong, Up: up,
+			})
+		}
+	}
+	return in
+}
+
+// configureRAs hands every advertiser its segment's prefixes, the stale
+// ones, and the DNS servers passed through from the uplinks.
+func (s *Service) configureRAs(p prefix.Plan, now time.Time) {
+	snap := s.Facts.Snapshot()
+	defaultRoute := false
+	var dns []netip.Addr
+	var domains []string
+	for _, w := range s.Config.WAN {
+		if f, ok := state.Get[rawan.Facts](snap, plan.KeyRA(w.Name)); ok {
+			for _, r := range f.Routers {
+				if r.Expires.After(now) && w.RA != nil && w.RA.AcceptDefaultRoute {
+					defaultRoute = true
+				}
+			}
+			for _, d := range f.DNS {
+				if d.Expires.After(now) {
+					dns = appendNew(dns, d.Addr)
+				}
+			}
+		}
+		if l, ok := state.Get[dhcp6.Lease](snap, plan.KeyDHCP6(w.Name)); ok {
+			for _, a := range l.DNS {
+				dns = appendNew(dns, a)
+			}
+			for _, d := range l.Domains {
+				if !slices.Contains(domains, d) {
+					domains = append(domains, d)
+				}
+			}
+		}
+		if w.Static != nil {
+			for _, a := range w.Static.DNS {
+				if a.Is6() {
+					dns = appendNew(dns, a)
+				}
+			}
+			for _, r := range w.Static.Routes {
+				if r.Prefix.Addr().Is6() && r.Prefix.Bits() == 0 {
+					defaultRoute = true
+				}
+			}
+		}
+	}
+	// RDNSS carries only global addresses the hosts can reach.
+	dns = slices.DeleteFunc(dns, func(a netip.Addr) bool { return !a.Is6() || a.IsLinkLocalUnicast() })
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, seg := range s.Config.LAN {
+		d := s.drivers[seg.Name]
+		if d == nil {
+			continue
+		}
+		cfg := ra.Config{
+			DefaultRouter: defaultRoute,
+			Managed:       seg.IPv6.RA.Managed,
+			Other:         seg.IPv6.RA.Other,
+			MTU:           uint32(seg.IPv6.RA.MTU),
+			SourceLL:      linkMAC(seg.Interface),
+			DNSServers:    dns,
+			SearchDomains: domains,
+		}
+		if sp, ok := p.Segment(seg.Name); ok {
+			for _, a := range sp.Prefixes {
+				cfg.Prefixes = append(cfg.Prefixes, ra.Prefix{Prefix: a.Prefix, OnLink: true, Autonomous: true,
+					Preferred: now.Add(a.Preferred), Valid: now.Add(a.Valid)})
+			}
+		}
+		for _, st := range p.Stale {
+			if st.Segment == seg.Name {
+				cfg.Stale = append(cfg.Stale, st.Prefix)
+			}
+		}
+		d.SetConfig(cfg)
+	}
+}
+
+func appendNew(list []netip.Addr, a netip.Addr) []netip.Addr {
+	if slices.Contains(list, a) {
+		return list
+	}
+	return append(list, a)
+}
+
+func linkMAC(ifname string) net.HardwareAddr {
+	l, err := netlink.LinkByName(ifname)
+	if err != nil {
+		return nil
+	}
+	return l.Attrs().HardwareAddr
+}
+
+// Status is what `show lan` and `show ra` print.
+type Status struct {
+	Plan prefix.Plan
+	RA   map[string]ra.Status
+}
+
+// Status returns the current plan and what each advertiser last sent.
+func (s *Service) Status() Status {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := Status{Plan: s.last, RA: map[string]ra.Status{}}
+	for name, d := range s.drivers {
+		st.RA[name] = d.Snapshot()
+	}
+	return st
+}
+
+func loadState(file string) (prefix.State, error) {
+	var st prefix.State
+	data, err := os.ReadFile(file)
+	if errors.Is(err, os.ErrNotExist) {
+		return st, nil
+	}
+	if err != nil {
+		return st, err
+	}
+	return st, json.Unmarshal(data, &st)
+}
+
+func saveState(file string, st prefix.State) error {
+	data, err := json.MarshalIndent(st, "", "  ")
+	if err != nil {
+		return err
+	}
+	return store.WriteFileAtomic(file, append(data, '\n'), 0o600)
+}
