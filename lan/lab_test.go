@@ -73,3 +73,54 @@ func TestHostGetsDelegatedPrefix(t *testing.T) {
 		t.Errorf("the host has no default route via the box:\n%s", routes)
 	}
 }
+
+// TestRenumbering: the ISP hands out a new prefix; the box advertises the
+// old /64 as stale (preferred 0, valid 0) right away next to the new one,
+// and the host's address moves to the new prefix (RFC 9096).
+func TestRenumbering(t *testing.T) {
+	lab.RequireRoot(t)
+	lab.RequireCommands(t, "kea-dhcp6", "radvd", "rdisc6")
+	l := lab.New(t)
+	ispNS, cpeNS, host := l.Netns("isp"), l.Netns("cpe"), l.Netns("host")
+	l.Veth(ispNS, "isp0", cpeNS, "wan0")
+	l.Veth(cpeNS, "lan0", host, "eth0")
+	isp := l.NewISP(ispNS, "isp0", lab.ISPOptions{PD: true, RA: true})
+	box := cpeNS.StartCPE(`{"wan": [{"interface": "wan0", "dhcp6": {"ia_na": false}, "ra": {}}],
+	  "lan": [{"interface": "lan0", "ipv6": {}}]}`, "")
+	box.WaitCLI(30*time.Second, []string{"show", "lan"}, "2001:db8:1000:")
+	host.WaitLinkLocal("eth0")
+	waitHostAddr(t, host, "2001:db8:1000:")
+
+	isp.Renumber()
+	if _, err := box.CLI("renew", "wan", "0"); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	out := box.WaitCLI(30*time.Second, []string{"show", "lan"}, "2001:db8:1100:", "stale 2001:db8:1000:")
+	t.Logf("show lan after renumbering (%v):\n%s", time.Since(start).Round(time.Millisecond), out)
+
+	ra, err := host.Exec("rdisc6", "-1", "-w", "5000", "eth0")
+	if err != nil {
+		t.Fatalf("rdisc6: %v\n%s", err, ra)
+	}
+	flat := strings.Join(strings.Fields(ra), " ")
+	if !regexp.MustCompile(`Prefix : 2001:db8:1000::/64 On-link : Yes Autonomous address conf\.: Yes Valid time : 0 \(0x00000000\) seconds Pref\. time : 0 `).MatchString(flat) {
+		t.Errorf("the old prefix is not advertised with lifetimes 0/0:\n%s", ra)
+	}
+	if !strings.Contains(flat, "Prefix : 2001:db8:1100::/64") {
+		t.Errorf("the new prefix is not advertised:\n%s", ra)
+	}
+	waitHostAddr(t, host, "2001:db8:1100:")
+}
+
+func waitHostAddr(t *testing.T, host *lab.Netns, want string) {
+	t.Helper()
+	var addrs string
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(300 * time.Millisecond) {
+		addrs = host.Run("ip", "-6", "addr", "show", "dev", "eth0", "scope", "global")
+		if strings.Contains(addrs, want) {
+			return
+		}
+	}
+	t.Fatalf("the host has no %s… address:\n%s", want, addrs)
+}

@@ -44,6 +44,8 @@ type ISPOptions struct {
 	Lifetime time.Duration // DHCP valid lifetime (default 1h)
 	// Variant separates the prefixes of two ISPs in one lab (0, 1, …).
 	Variant int
+	// Renumbered moves the delegation pool (see ISP.Renumber).
+	Renumbered int
 }
 
 // Addresses of the ISP link, by variant.
@@ -59,7 +61,7 @@ func (o ISPOptions) v6Net() netip.Prefix {
 
 // PDPool is the pool delegated prefixes come from.
 func (o ISPOptions) PDPool() netip.Prefix {
-	return netip.MustParsePrefix(fmt.Sprintf("2001:db8:%x::/40", 0x1000*(1+o.Variant)))
+	return netip.MustParsePrefix(fmt.Sprintf("2001:db8:%x::/40", 0x1000*(1+o.Variant)+0x100*o.Renumbered))
 }
 
 // DNS4 and DNS6 are the resolvers the ISP announces.
@@ -278,4 +280,13 @@ func (i *ISP) Log(server string) string {
 		return p.Output()
 	}
 	return ""
+}
+
+// Renumber restarts the DHCPv6 server with its bindings forgotten and a
+// different delegation pool, as an ISP that renumbers its customers does.
+func (i *ISP) Renumber() {
+	i.Stop()
+	i.WipeLeases()
+	i.opts.Renumbered++
+	i.Start()
 }
