@@ -1,0 +1,67 @@
+package dhcp4
+
+import "time"
+
+// limiter is a token bucket per client identity. A client that has been
+// quiet long enough to fill its bucket is the same as one never seen, so
+// full buckets are swept away when the table reaches its size; if a sweep
+// frees less than a quarter (a flood of made-up identities), the table is
+// cleared. Either way a sweep is paid for by the inserts since the last
+// one, and memory stays bounded.
+type limiter struct {
+	rate, burst float64
+	max         int
+	m           map[string]bucket
+}
+
+type bucket struct {
+	tokens float64
+	last   int64 // UnixNano of the last refill
+}
+
+const maxBuckets = 1 << 14
+
+func newLimiter(rate float64, burst int) *limiter {
+	return &limiter{rate: rate, burst: float64(burst), max: maxBuckets, m: make(map[string]bucket)}
+}
+
+func (l *limiter) refill(b *bucket, t int64) {
+	if t > b.last {
+		b.tokens = min(l.burst, b.tokens+float64(t-b.last)*l.rate/1e9)
+	}
+	// A clock stepped back restarts the refill from now instead of
+	// starving the client until it catches up.
+	b.last = t
+}
+
+func (l *limiter) allow(key string, now time.Time) bool {
+	t := now.UnixNano()
+	b, ok := l.m[key]
+	if ok {
+		l.refill(&b, t)
+	} else {
+		if len(l.m) >= l.max {
+			l.sweep(t)
+		}
+		b = bucket{tokens: l.burst, last: t}
+	}
+	allowed := b.tokens >= 1
+	if allowed {
+		b.tokens--
+	}
+	l.m[key] = b
+	return allowed
+}
+
+func (l *limiter) sweep(t int64) {
+	before := len(l.m)
+	for k, b := range l.m {
+		l.refill(&b, t)
+		if b.tokens >= l.burst {
+			delete(l.m, k)
+		}
+	}
+	if before-len(l.m) < l.max/4 {
+		clear(l.m)
+	}
+}
