@@ -25,6 +25,7 @@ import (
 	"cpe/cpe/plan"
 	"cpe/cpe/state"
 	"cpe/cpe/store"
+	"cpe/lan/dhcp4"
 	"cpe/lan/prefix"
 	"cpe/lan/ra"
 	"cpe/wan/dhcp6"
@@ -45,6 +46,7 @@ type Service struct {
 
 	mu      sync.Mutex
 	drivers map[string]*ra.Driver
+	dhcp4   map[string]*dhcp4.Server
 	last    prefix.Plan
 }
 
@@ -74,6 +76,7 @@ func (s *Service) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	s.mu.Lock()
+	s.dhcp4 = map[string]*dhcp4.Server{}
 	s.drivers = map[string]*ra.Driver{}
 	for _, seg := range s.Config.LAN {
 		if seg.IPv6 == nil {
@@ -90,6 +93,11 @@ func (s *Service) Run(ctx context.Context) error {
 		}()
 	}
 	s.mu.Unlock()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		s.dhcp4Servers(ctx, log)
+	}()
 
 	wake, unsub := s.Facts.Subscribe()
 	defer unsub()
@@ -247,19 +255,23 @@ func linkMAC(ifname string) net.HardwareAddr {
 	return l.Attrs().HardwareAddr
 }
 
-// Status is what `show lan` and `show ra` print.
+// Status is what `show lan`, `show ra` and `show dhcp leases` print.
 type Status struct {
-	Plan prefix.Plan
-	RA   map[string]ra.Status
+	Plan   prefix.Plan
+	RA     map[string]ra.Status
+	Leases map[string][]dhcp4.Lease
 }
 
 // Status returns the current plan and what each advertiser last sent.
 func (s *Service) Status() Status {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	st := Status{Plan: s.last, RA: map[string]ra.Status{}}
+	st := Status{Plan: s.last, RA: map[string]ra.Status{}, Leases: map[string][]dhcp4.Lease{}}
 	for name, d := range s.drivers {
 		st.RA[name] = d.Snapshot()
+	}
+	for name, srv := range s.dhcp4 {
+		st.Leases[name] = srv.Snapshot(s.Now())
 	}
 	return st
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"text/tabwriter"
 	"time"
 
 	"cpe/cpe/console"
@@ -13,7 +14,34 @@ func (d *Daemon) lanCommands() []console.Command {
 	return []console.Command{
 		{Words: []string{"show", "lan"}, Help: "segments, their prefixes with lifetimes as advertised, stale prefixes, problems", Run: d.showLAN},
 		{Words: []string{"show", "ra"}, Help: "what was last advertised on each segment", Run: d.showRA},
+		{Words: []string{"show", "dhcp", "leases"}, Help: "DHCPv4 leases of every segment", Run: d.showLeases},
 	}
+}
+
+func (d *Daemon) showLeases(_ context.Context, _ *console.Session, _ []string, w io.Writer) error {
+	d.net.mu.Lock()
+	s := d.net.lan
+	d.net.mu.Unlock()
+	if s == nil {
+		return fmt.Errorf("no LAN segments configured")
+	}
+	now := d.opts.Now()
+	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
+	fmt.Fprintln(tw, "SEGMENT\tADDRESS\tMAC\tHOSTNAME\tSTATE\tEXPIRES")
+	for name, leases := range s.Status().Leases {
+		for _, l := range leases {
+			host := l.Hostname
+			if host == "" {
+				host = "-"
+			}
+			state := string(l.State)
+			if l.Static {
+				state += " (static)"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", name, l.Address, l.MAC, host, state, ago(now, l.Expires))
+		}
+	}
+	return tw.Flush()
 }
 
 func (d *Daemon) showLAN(_ context.Context, _ *console.Session, _ []string, w io.Writer) error {
