@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/mdlayher/ndp"
-	"github.com/vishvananda/netlink"
 	"golang.org/x/net/ipv6"
 
 	"cpe/internal/netnstest"
@@ -114,34 +113,4 @@ func TestListenLinux(t *testing.T) {
 func stableAddrOn(prefix, ifname string) netip.Addr {
 	p := netip.MustParsePrefix(prefix)
 	return withIID(p, StableIID(testKey, p, ifname, 0))
-}
-
-// TestListenTentative: no socket while the only link-local address is
-// still doing DAD (RFC 7084 W-2), so the Driver retries.
-func TestListenTentative(t *testing.T) {
-	netnstest.Run(t, func() {
-		la := netlink.NewLinkAttrs()
-		la.Name = "c0"
-		if err := netlink.LinkAdd(&netlink.Veth{LinkAttrs: la, PeerName: "s0"}); err != nil {
-			t.Fatalf("veth: %v", err)
-		}
-		l, _ := netlink.LinkByName("c0")
-		// No automatic link-local: only the tentative one added here.
-		if err := netlink.LinkSetIP6AddrGenMode(l, 1); err != nil {
-			t.Skipf("addr_gen_mode: %v", err)
-		}
-		peer, _ := netlink.LinkByName("s0")
-		for _, x := range []netlink.Link{l, peer} {
-			if err := netlink.LinkSetUp(x); err != nil {
-				t.Fatal(err)
-			}
-		}
-		ad, _ := netlink.ParseAddr("fe80::c/64")
-		if err := netlink.AddrAdd(l, ad); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := Listen("c0"); err == nil {
-			t.Fatal("Listen succeeded on a tentative address")
-		}
-	})
 }
