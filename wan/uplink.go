@@ -75,7 +75,7 @@ func (u *Uplink) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
-	errc := make(chan error, 4)
+	errc := make(chan error, 5) // one per engine goroutine and the lazy DHCPv6 start
 	run := func(name string, f func(context.Context) error) {
 		wg.Add(1)
 		go func() {
@@ -122,7 +122,10 @@ func (u *Uplink) Run(ctx context.Context) error {
 				once.Do(func() {
 					u.history.Add("ra", "M/O flags ask for DHCPv6: starting it")
 					if err := startDHCP6(); err != nil {
-						errc <- err
+						select {
+						case errc <- err:
+						default: // the uplink is already stopping on another error
+						}
 					}
 				})
 			}
