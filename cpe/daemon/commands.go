@@ -44,11 +44,7 @@ func (d *Daemon) showVersion(_ context.Context, _ *console.Session, _ []string, 
 }
 
 func (d *Daemon) showSystem(_ context.Context, _ *console.Session, _ []string, w io.Writer) error {
-	host, _ := d.hostname.Load().(string)
-	if d.opts.SetHostname == nil && host != "" {
-		host += " (not applied to the kernel outside PID 1)"
-	}
-	fmt.Fprintf(w, "hostname: %s\n", host)
+	fmt.Fprintf(w, "hostname: %s\n", d.shownHostname())
 	fmt.Fprintf(w, "uptime: %s\n", d.opts.Now().Sub(d.started).Truncate(time.Second))
 	persist := "persistent"
 	if !d.opts.Persistent {
@@ -153,4 +149,23 @@ func firstLine(s string) string {
 		return s[:i] + " …"
 	}
 	return s
+}
+
+// shownHostname is the kernel's host name on the device. Right after boot,
+// before the system component has set it (the kernel calls itself
+// "(none)"), and outside PID 1, where the box leaves the machine's name
+// alone, it is the running configuration's.
+func (d *Daemon) shownHostname() string {
+	if d.opts.SetHostname != nil {
+		if h, err := os.Hostname(); err == nil && h != "" && h != "(none)" {
+			return h
+		}
+	}
+	d.mu.Lock()
+	host := d.running.System.Hostname
+	d.mu.Unlock()
+	if d.opts.SetHostname == nil {
+		host += " (not applied to the kernel outside PID 1)"
+	}
+	return host
 }
