@@ -71,10 +71,12 @@ func (s *Service) Run(ctx context.Context) error {
 	}
 	alloc := prefix.New(st)
 
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	// Deferred in this order so the goroutines are told to stop before
+	// they are waited for.
 	var wg sync.WaitGroup
 	defer wg.Wait()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	s.mu.Lock()
 	s.dhcp4 = map[string]*dhcp4.Server{}
 	s.drivers = map[string]*ra.Driver{}
