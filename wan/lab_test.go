@@ -133,6 +133,7 @@ func TestRAOnly(t *testing.T) {
 	_, _, cpeNS := uplinkLab(t, lab.ISPOptions{RA: true, SLAAC: true})
 	box := cpeNS.StartCPE(`{"wan": [{"interface": "wan0", "ra": {}}]}`, "")
 	box.WaitCLI(30*time.Second, []string{"show", "wan", "history"}, "learned router fe80::", "learned prefix 2001:db8:a0::/64")
+	box.WaitCLI(5*time.Second, []string{"show", "wan"}, "router  fe80::", "on-link 2001:db8:a0::/64", "slaac   2001:db8:a0:")
 	var routes, addrs string
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
 		routes = cpeNS.Run("ip", "-6", "route", "show", "proto", "206")

@@ -15,6 +15,7 @@ import (
 	"cpe/cpe/console"
 	"cpe/cpe/kernel"
 	"cpe/wan"
+	rawan "cpe/wan/ra"
 )
 
 func (d *Daemon) wanCommands() []console.Command {
@@ -168,6 +169,9 @@ func (d *Daemon) showWAN(_ context.Context, _ *console.Session, args []string, w
 			if l.LastError != "" {
 				fmt.Fprintf(w, "    last error: %s (since %s)\n", l.LastError, ago(now, l.LastErrorAt))
 			}
+		}
+		if f := s.RA; f != nil {
+			showRA(w, now, f)
 		}
 		if st := wc.Static; st != nil {
 			fmt.Fprintf(w, "  static: %d addresses, %d routes, dns %s\n", len(st.Addresses), len(st.Routes), addrs(st.DNS))
@@ -377,4 +381,36 @@ func neighState(s int) string {
 		return "incomplete"
 	}
 	return fmt.Sprintf("state %#x", s)
+}
+
+// showRA prints what the uplink's routers advertise. Prefixes are "on-link"
+// here so they are not mistaken for delegated ones.
+func showRA(w io.Writer, now time.Time, f *rawan.Facts) {
+	last := "no RA seen yet"
+	if !f.LastRA.IsZero() {
+		last = "last RA " + ago(now, f.LastRA)
+	}
+	fmt.Fprintf(w, "  ra: %s, DHCPv6 wanted: %s\n", last, f.DHCPv6)
+	for _, r := range f.Routers {
+		fmt.Fprintf(w, "    router  %s  preference %s  lifetime %s\n", r.Addr, r.Preference, remaining(now, r.Expires))
+	}
+	for _, p := range f.Prefixes {
+		fmt.Fprintf(w, "    on-link %s  preferred %s  valid %s\n", p.Prefix, remaining(now, p.Preferred), remaining(now, p.Valid))
+	}
+	for _, a := range f.Addresses {
+		fmt.Fprintf(w, "    slaac   %s  preferred %s  valid %s\n", a.Addr, remaining(now, a.Preferred), remaining(now, a.Valid))
+	}
+	var dns []netip.Addr
+	for _, d := range f.DNS {
+		dns = append(dns, d.Addr)
+	}
+	if len(dns) > 0 {
+		fmt.Fprintf(w, "    dns     %s\n", addrs(dns))
+	}
+	if f.MTU > 0 {
+		fmt.Fprintf(w, "    mtu     %d\n", f.MTU)
+	}
+	if f.LastError != "" {
+		fmt.Fprintf(w, "    last error: %s\n", f.LastError)
+	}
 }
