@@ -2,9 +2,7 @@ package lan
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net/netip"
 	"os"
@@ -114,7 +112,7 @@ func (s *Service) serveDHCP4(ctx context.Context, seg config.LAN, cfg dhcp4.Conf
 		return
 	}
 	file := filepath.Join(s.StateDir, "dhcp4-"+seg.Name+".json")
-	if st, err := loadLeases(file); err != nil {
+	if st, err := store.ReadJSON[dhcp4.State](file); err != nil && !errors.Is(err, os.ErrNotExist) {
 		log.Error("unreadable DHCPv4 leases; starting with none", "file", file, "err", err)
 	} else if err := srv.Load(st, s.Now()); err != nil {
 		log.Warn("DHCPv4 leases", "err", err)
@@ -127,11 +125,7 @@ func (s *Service) serveDHCP4(ctx context.Context, seg config.LAN, cfg dhcp4.Conf
 			s.dhcp4[seg.Name] = srv
 			s.mu.Unlock()
 			d := dhcp4.NewDriver(srv, dhcp4.Options{Conn: conn, Logger: s.Logger, OnPersist: func(st dhcp4.State) error {
-				data, err := json.Marshal(st)
-				if err != nil {
-					return err
-				}
-				return store.WriteFileAtomic(file, data, 0o600)
+				return store.WriteJSON(file, st, 0o600)
 			}})
 			err = d.Run(ctx)
 			if ctx.Err() != nil {
@@ -147,19 +141,4 @@ func (s *Service) serveDHCP4(ctx context.Context, seg config.LAN, cfg dhcp4.Conf
 		}
 		delay = min(delay*2, 30*time.Second)
 	}
-}
-
-func loadLeases(file string) (dhcp4.State, error) {
-	var st dhcp4.State
-	data, err := os.ReadFile(file)
-	if errors.Is(err, os.ErrNotExist) {
-		return st, nil
-	}
-	if err != nil {
-		return st, err
-	}
-	if err := json.Unmarshal(data, &st); err != nil {
-		return st, fmt.Errorf("%s: %w", file, err)
-	}
-	return st, nil
 }

@@ -7,7 +7,6 @@ package lan
 import (
 	"context"
 	"crypto/rand"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -110,7 +109,7 @@ func (s *Service) Run(ctx context.Context) error {
 		now := s.Now()
 		pl := alloc.Plan(s.input(ula, now))
 		if pl.State != nil {
-			if err := saveState(file, *pl.State); err != nil {
+			if err := store.WriteJSON(file, *pl.State, 0o600); err != nil {
 				log.Error("saving the prefix plan", "err", err)
 			}
 		}
@@ -279,21 +278,9 @@ func (s *Service) Status() Status {
 }
 
 func loadState(file string) (prefix.State, error) {
-	var st prefix.State
-	data, err := os.ReadFile(file)
+	st, err := store.ReadJSON[prefix.State](file)
 	if errors.Is(err, os.ErrNotExist) {
 		return st, nil
 	}
-	if err != nil {
-		return st, err
-	}
-	return st, json.Unmarshal(data, &st)
-}
-
-func saveState(file string, st prefix.State) error {
-	data, err := json.MarshalIndent(st, "", "  ")
-	if err != nil {
-		return err
-	}
-	return store.WriteFileAtomic(file, append(data, '\n'), 0o600)
+	return st, err
 }

@@ -7,7 +7,6 @@ package wan
 import (
 	"context"
 	"crypto/rand"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -269,7 +268,7 @@ func (u *Uplink) newDHCP4(mac net.HardwareAddr) (*dhcp4.Driver, error) {
 	}
 	file := filepath.Join(u.StateDir, "dhcp4.json")
 	var saved *dhcp4.Lease
-	if l, err := loadJSON[dhcp4.Lease](file); err == nil && l.Bound() {
+	if l, err := store.ReadJSON[dhcp4.Lease](file); err == nil && l.Bound() {
 		saved = &l
 	}
 	key := plan.KeyDHCP4(u.Config.Name)
@@ -296,7 +295,7 @@ func (u *Uplink) newDHCP4(mac net.HardwareAddr) (*dhcp4.Driver, error) {
 func (u *Uplink) newDHCP6(mac net.HardwareAddr) (*dhcp6.Driver, error) {
 	c6 := u.Config.DHCP6
 	file := filepath.Join(u.StateDir, "dhcp6.json")
-	persist, err := loadJSON[dhcp6.Persist](file)
+	persist, err := store.ReadJSON[dhcp6.Persist](file)
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		u.Logger.Error("unreadable DHCPv6 state; starting afresh", "file", file, "err", err)
 	}
@@ -370,25 +369,9 @@ func (u *Uplink) slaacKey() ([]byte, error) {
 }
 
 func (u *Uplink) save(file string, v any) {
-	data, err := json.MarshalIndent(v, "", "  ")
-	if err == nil {
-		err = store.WriteFileAtomic(file, append(data, '\n'), 0o600)
-	}
-	if err != nil {
+	if err := store.WriteJSON(file, v, 0o600); err != nil {
 		u.Logger.Error("saving uplink state", "file", file, "err", err)
 	}
-}
-
-func loadJSON[T any](file string) (T, error) {
-	var v T
-	data, err := os.ReadFile(file)
-	if err != nil {
-		return v, err
-	}
-	if err := json.Unmarshal(data, &v); err != nil {
-		return v, fmt.Errorf("%s: %w", file, err)
-	}
-	return v, nil
 }
 
 // Renew asks every running client of the uplink to renew now.
