@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"cpe/cpe/console"
+	"cpe/lan"
 )
 
 func (d *Daemon) lanCommands() []console.Command {
@@ -19,11 +20,9 @@ func (d *Daemon) lanCommands() []console.Command {
 }
 
 func (d *Daemon) showLeases(_ context.Context, _ *console.Session, _ []string, w io.Writer) error {
-	d.net.mu.Lock()
-	s := d.net.lan
-	d.net.mu.Unlock()
-	if s == nil {
-		return fmt.Errorf("no LAN segments configured")
+	s, err := d.lanService()
+	if err != nil {
+		return err
 	}
 	now := d.opts.Now()
 	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
@@ -45,11 +44,9 @@ func (d *Daemon) showLeases(_ context.Context, _ *console.Session, _ []string, w
 }
 
 func (d *Daemon) showLAN(_ context.Context, _ *console.Session, _ []string, w io.Writer) error {
-	d.net.mu.Lock()
-	s := d.net.lan
-	d.net.mu.Unlock()
-	if s == nil {
-		return fmt.Errorf("no LAN segments configured")
+	s, err := d.lanService()
+	if err != nil {
+		return err
 	}
 	st := s.Status()
 	now := d.opts.Now()
@@ -77,11 +74,9 @@ func (d *Daemon) showLAN(_ context.Context, _ *console.Session, _ []string, w io
 }
 
 func (d *Daemon) showRA(_ context.Context, _ *console.Session, _ []string, w io.Writer) error {
-	d.net.mu.Lock()
-	s := d.net.lan
-	d.net.mu.Unlock()
-	if s == nil {
-		return fmt.Errorf("no LAN segments configured")
+	s, err := d.lanService()
+	if err != nil {
+		return err
 	}
 	for name, st := range s.Status().RA {
 		fmt.Fprintf(w, "segment %s\n", name)
@@ -95,4 +90,14 @@ func (d *Daemon) showRA(_ context.Context, _ *console.Session, _ []string, w io.
 		fmt.Fprintln(w, st.Last.String())
 	}
 	return nil
+}
+
+// lanService is the running LAN component, for the show commands.
+func (d *Daemon) lanService() (*lan.Service, error) {
+	d.net.mu.Lock()
+	defer d.net.mu.Unlock()
+	if d.net.lan == nil {
+		return nil, fmt.Errorf("no LAN segments configured")
+	}
+	return d.net.lan, nil
 }

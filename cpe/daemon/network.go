@@ -130,7 +130,7 @@ func (d *Daemon) forgetRemoved(cfg *config.Config) {
 			d.log.Warn("releasing the leases of a removed uplink", "uplink", u.Config.Name, "err", err)
 		}
 		cancel()
-		d.facts.DeletePrefix("wan/" + u.Config.Name + "/")
+		d.facts.DeletePrefix(plan.KeyUplink(u.Config.Name))
 	}
 }
 

@@ -18,14 +18,16 @@ import (
 	"cpe/wan/ra"
 )
 
-// Fact keys the WAN engines publish under, one set per uplink name.
-func KeyDHCP4(uplink string) string { return "wan/" + uplink + "/dhcp4" }
-func KeyDHCP6(uplink string) string { return "wan/" + uplink + "/dhcp6" }
-func KeyRA(uplink string) string    { return "wan/" + uplink + "/ra" }
+// Fact keys the WAN engines publish under, one set per uplink name, all
+// starting with KeyUplink (so an uplink's facts can be dropped together).
+func KeyUplink(uplink string) string { return "wan/" + uplink + "/" }
+func KeyDHCP4(uplink string) string  { return KeyUplink(uplink) + "dhcp4" }
+func KeyDHCP6(uplink string) string  { return KeyUplink(uplink) + "dhcp6" }
+func KeyRA(uplink string) string     { return KeyUplink(uplink) + "ra" }
 
 // KeyCarrier is an uplink's carrier (bool); KeyLANPlan the LAN prefix plan
 // (a prefix.Plan).
-func KeyCarrier(uplink string) string { return "wan/" + uplink + "/carrier" }
+func KeyCarrier(uplink string) string { return KeyUplink(uplink) + "carrier" }
 
 const KeyLANPlan = "lan/plan"
 
