@@ -31,6 +31,21 @@ func KeyCarrier(uplink string) string { return KeyUplink(uplink) + "carrier" }
 
 const KeyLANPlan = "lan/plan"
 
+// KeyLANDelegated holds the prefixes the DHCPv6 servers delegated to routers
+// on the LAN segments (a []Delegated).
+const KeyLANDelegated = "lan/delegated"
+
+// Delegated is one prefix delegated to a router on a LAN segment (RFC 9818):
+// it is routed to the requester's link-local address until Valid.
+type Delegated struct {
+	Segment   string
+	Interface string
+	Client    string // the requester's DUID in hex, for show commands
+	Prefix    netip.Prefix
+	Via       netip.Addr // the requester's link-local address
+	Valid     time.Time
+}
+
 // Route metrics: uplinks are preferred in configuration order, and within an
 // uplink a configured static route wins over a learned one.
 const (
@@ -58,6 +73,8 @@ func Kernel(cfg *config.Config, facts state.Snapshot, now time.Time) kernel.Desi
 	for _, l := range cfg.LAN {
 		planSegment(&d, l, lanPlan, facts, now)
 	}
+	delegated, _ := state.Get[[]Delegated](facts, KeyLANDelegated)
+	planDelegated(&d, delegated, now)
 	dedupe(&d)
 	return d
 }
@@ -91,6 +108,18 @@ func planSegment(d *kernel.Desired, l config.LAN, lanPlan prefix.Plan, facts sta
 			addr.PreferredUntil, addr.ValidUntil = pref, valid
 		}
 		d.Addresses = append(d.Addresses, addr)
+	}
+}
+
+// planDelegated routes each prefix delegated on a LAN to its requester
+// (RFC 9818 section 4: the route lives as long as the binding). The route is
+// more specific than the unreachable route of the delegation it comes from.
+func planDelegated(d *kernel.Desired, ds []Delegated, now time.Time) {
+	for _, x := range ds {
+		if !x.Valid.After(now) || !x.Via.IsValid() || !x.Prefix.IsValid() {
+			continue
+		}
+		d.Routes = append(d.Routes, kernel.Route{Dst: x.Prefix.Masked(), Via: x.Via, Link: x.Interface, Metric: metricBase})
 	}
 }
 

@@ -170,3 +170,21 @@ func TestSegmentAddresses(t *testing.T) {
 		}
 	}
 }
+
+func TestDelegatedRoutes(t *testing.T) {
+	cfg := mustConfig(t, `{"lan": [{"interface": "lan0", "ipv6": {"dhcp6": {"pd": {}}}}]}`)
+	facts := state.Snapshot{}.With(KeyLANDelegated, []Delegated{
+		{Segment: "lan0", Interface: "lan0", Prefix: pfx("2001:db8:1000:1fc::/62"), Via: addr("fe80::2"), Valid: now.Add(time.Hour)},
+		{Segment: "lan0", Interface: "lan0", Prefix: pfx("2001:db8:1000:1f8::/62"), Via: addr("fe80::3"), Valid: now},
+	})
+	got := lines(Kernel(cfg, facts, now))
+	want := "add route 2001:db8:1000:1fc::/62 via fe80::2 dev lan0 metric 1024"
+	if !slices.Contains(got, want) {
+		t.Errorf("plan lacks %q; plan:\n%s", want, strings.Join(got, "\n"))
+	}
+	for _, l := range got {
+		if strings.Contains(l, "2001:db8:1000:1f8::") {
+			t.Errorf("route kept for an expired delegation: %s", l)
+		}
+	}
+}
