@@ -18,7 +18,7 @@ LDFLAGS := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT) -X main.boa
 GOBUILD := CGO_ENABLED=0 $(GO) build -trimpath -buildvcs=false -ldflags '$(LDFLAGS)'
 
 # Debian packages the tests and the image build need (binary: package).
-DEBS := qemu-system-x86 e2fsprogs cpio xz-utils zstd kmod iproute2 dpkg kea-dhcp4-server kea-dhcp6-server radvd ndisc6 babeld nftables dhcpcd-base kea-admin bird2 iperf3 nmap dnsmasq-base iw wpasupplicant
+DEBS := qemu-system-x86 e2fsprogs cpio xz-utils zstd kmod iproute2 dpkg kea-dhcp4-server kea-dhcp6-server radvd ndisc6 babeld nftables dhcpcd-base kea-admin bird2 iperf3 nmap dnsmasq-base iw wpasupplicant iputils-ping
 APT_TIMEOUT ?= 900
 APT_OPTS := -o Acquire::Retries=2 -o Acquire::http::Timeout=30 -o Acquire::https::Timeout=30 -o Dpkg::Use-Pty=0
 # Packages whose system tests need the image (go test paths).

@@ -354,12 +354,21 @@ func (v Verdict) text() string {
 	return ""
 }
 
-func (r Rule) String() string {
+func (r Rule) String() string { return r.render(nil) }
+
+// withCounter renders the rule with its anonymous counter's values.
+func (r Rule) withCounter(c Counter) string { return r.render(&c) }
+
+func (r Rule) render(c *Counter) string {
 	var parts []string
 	for _, s := range r.Match {
 		parts = append(parts, s.text())
 	}
 	for _, s := range r.Action {
+		if cs, ok := s.(counterStmt); ok && cs.Name == "" && c != nil {
+			parts = append(parts, "counter "+c.text())
+			continue
+		}
 		parts = append(parts, s.text())
 	}
 	if v := r.Verdict.text(); v != "" {
@@ -383,13 +392,42 @@ func priorityName(hook Hook, typ string, p int) string {
 
 // String renders the ruleset in nft syntax, in the layout `nft list` uses.
 // `nft -f` accepts it.
-func (rs Ruleset) String() string { return rs.render(true) }
+func (rs Ruleset) String() string { return rs.render(true, nil) }
+
+// Listing renders the ruleset as `nft list ruleset` shows it with the
+// kernel's counters filled in.
+func (rs Ruleset) Listing(st Stats) string { return rs.render(true, &st) }
 
 // skeleton is the ruleset without set elements: two rulesets with equal
 // skeletons differ only in set contents, which the Applier changes in place.
-func (rs Ruleset) skeleton() string { return rs.render(false) }
+func (rs Ruleset) skeleton() string { return rs.render(false, nil) }
 
-func (rs Ruleset) render(elements bool) string {
+// Counter is a packet and byte count.
+type Counter struct{ Packets, Bytes uint64 }
+
+func (c Counter) text() string { return fmt.Sprintf("packets %d bytes %d", c.Packets, c.Bytes) }
+
+// Stats are the counters the kernel holds for a Ruleset.
+type Stats struct {
+	// Named are the named counters by table ("inet cpe") and name: the
+	// drop reasons.
+	Named map[string]map[string]Counter
+	// Rules are the anonymous counters by table and chain ("inet cpe
+	// forward"), one entry per rule in order; a rule without a counter
+	// has a zero Counter.
+	Rules map[string][]Counter
+}
+
+// RuleCounter is the count of one rule, for show commands.
+func (st Stats) RuleCounter(t *Table, chain string, i int) (Counter, bool) {
+	cs := st.Rules[tableKey(t)+" "+chain]
+	if i < 0 || i >= len(cs) {
+		return Counter{}, false
+	}
+	return cs[i], true
+}
+
+func (rs Ruleset) render(elements bool, st *Stats) string {
 	var b strings.Builder
 	for i, t := range rs.Tables {
 		if i > 0 {
@@ -397,7 +435,11 @@ func (rs Ruleset) render(elements bool) string {
 		}
 		fmt.Fprintf(&b, "table %s %s {\n", t.Family, t.Name)
 		for _, c := range t.Counters {
-			fmt.Fprintf(&b, "\tcounter %s {\n\t}\n\n", c)
+			if st != nil {
+				fmt.Fprintf(&b, "\tcounter %s {\n\t\t%s\n\t}\n\n", c, st.Named[tableKey(&t)][c].text())
+			} else {
+				fmt.Fprintf(&b, "\tcounter %s {\n\t}\n\n", c)
+			}
 		}
 		for _, s := range t.Sets {
 			fmt.Fprintf(&b, "\tset %s {\n\t\ttype %s\n", s.Name, s.Type.nft())
@@ -432,8 +474,14 @@ func (rs Ruleset) render(elements bool) string {
 				}
 				fmt.Fprintf(&b, "\t\ttype %s hook %s priority %s; policy %s;\n", c.Type, c.Hook, priorityName(c.Hook, c.Type, c.Priority), policy)
 			}
-			for _, r := range c.Rules {
-				fmt.Fprintf(&b, "\t\t%s\n", r)
+			for k, r := range c.Rules {
+				line := r.String()
+				if st != nil {
+					if n, ok := st.RuleCounter(&t, c.Name, k); ok {
+						line = r.withCounter(n)
+					}
+				}
+				fmt.Fprintf(&b, "\t\t%s\n", line)
 			}
 			b.WriteString("\t}\n")
 		}
@@ -497,3 +545,6 @@ func prefixElements(ps []netip.Prefix) []Element {
 	}
 	return out
 }
+
+// tableKey names a table as nft does: "inet cpe".
+func tableKey(t *Table) string { return string(t.Family) + " " + t.Name }

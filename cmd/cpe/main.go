@@ -21,6 +21,7 @@ import (
 	"cpe/cpe/daemon"
 	"cpe/cpe/kernel"
 	"cpe/cpe/logring"
+	"cpe/firewall"
 )
 
 // Set by the linker (see the Makefile).
@@ -150,6 +151,7 @@ func cmdRun(args []string, stderr io.Writer) int {
 	defer k.Close()
 	d, err := daemon.New(daemon.Options{
 		Kernel:     k,
+		Firewall:   firewall.NewApplier(firewall.ApplierOptions{Logger: log}),
 		StateDir:   *stateDir,
 		ConfigFile: *cfgFile,
 		Socket:     *socket,

@@ -14,6 +14,7 @@ import (
 	"cpe/cpe/kernel"
 	"cpe/cpe/logring"
 	"cpe/cpe/supervisor"
+	"cpe/firewall"
 )
 
 // fallbackState is used when the persistent partition cannot hold the store:
@@ -44,6 +45,7 @@ func pid1() {
 	} else {
 		applier = k
 	}
+	fw := firewall.NewApplier(firewall.ApplierOptions{Logger: log})
 	for {
 		func() {
 			defer func() {
@@ -54,6 +56,7 @@ func pid1() {
 			d, err := daemon.New(daemon.Options{
 				StateDir:    stateDir,
 				Kernel:      applier,
+				Firewall:    fw,
 				Socket:      defaultSocket,
 				Logger:      log,
 				Ring:        ring,

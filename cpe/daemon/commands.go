@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -30,7 +31,7 @@ func (d *Daemon) commands() []console.Command {
 		{Words: []string{"show", "routes"}, Help: "routes of every table, both families", Run: writer(kernel.WriteRoutes)},
 		{Words: []string{"reboot"}, Modes: op, Help: "restart the device", Run: d.power("reboot", d.opts.Reboot)},
 		{Words: []string{"poweroff"}, Modes: op, Help: "switch the device off", Run: d.power("poweroff", d.opts.Poweroff)},
-	}, append(d.wanCommands(), d.lanCommands()...)...)
+	}, slices.Concat(d.wanCommands(), d.lanCommands(), d.firewallCommands())...)
 }
 
 func writer(f func(io.Writer) error) func(context.Context, *console.Session, []string, io.Writer) error {

@@ -50,6 +50,9 @@ type Options struct {
 	// Kernel applies the planned addresses, routes and sysctls; nil plans
 	// without touching the kernel (unit tests).
 	Kernel KernelApplier
+	// Firewall loads the nftables ruleset; nil builds it without loading
+	// it (unit tests).
+	Firewall FirewallApplier
 	// Extra components started with the core ones, such as the watchdog;
 	// they receive the supervisor's health through HealthFunc.
 	Extra func(healthy func() bool) []supervisor.Spec

@@ -26,10 +26,13 @@ type harness struct {
 	names []string // hostnames applied, in order
 }
 
-func start(t *testing.T, dir string) *harness {
+func start(t *testing.T, dir string) *harness { return startWith(t, dir, nil) }
+
+// startWith starts a daemon whose options edit may change first.
+func startWith(t *testing.T, dir string, edit func(*Options)) *harness {
 	t.Helper()
 	h := &harness{t: t, clk: &clock{}}
-	d, err := New(Options{
+	opts := Options{
 		StateDir: dir,
 		Now:      h.clk.now,
 		SetHostname: func(name string) error {
@@ -38,7 +41,11 @@ func start(t *testing.T, dir string) *harness {
 			h.mu.Unlock()
 			return nil
 		},
-	})
+	}
+	if edit != nil {
+		edit(&opts)
+	}
+	d, err := New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}

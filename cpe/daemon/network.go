@@ -10,7 +10,9 @@ import (
 	"cpe/cpe/config"
 	"cpe/cpe/kernel"
 	"cpe/cpe/plan"
+	"cpe/cpe/state"
 	"cpe/cpe/supervisor"
+	"cpe/firewall"
 	"cpe/lan"
 	"cpe/wan"
 )
@@ -19,6 +21,23 @@ import (
 // production, a recording fake in tests (or nil: plan, apply nothing).
 type KernelApplier interface {
 	Apply(ctx context.Context, d kernel.Desired) ([]string, error)
+}
+
+// FirewallApplier loads a ruleset and reads its counters back;
+// *firewall.Applier in production.
+type FirewallApplier interface {
+	Apply(ctx context.Context, rs firewall.Ruleset) (firewall.Changes, error)
+	Stats() (firewall.Ruleset, firewall.Stats, error)
+}
+
+// firewallStatus is what the last firewall apply did, for show firewall.
+type firewallStatus struct {
+	Input   firewall.Input
+	Ruleset firewall.Ruleset
+	Loaded  bool // a ruleset was loaded at least once since start
+	At      time.Time
+	Err     error
+	Offload string // why flow offload is off although configured
 }
 
 // network holds the daemon's protocol side: the uplinks it runs and their
@@ -31,6 +50,7 @@ type network struct {
 	lan       *lan.Service
 	lastPlan  kernel.Desired
 	lastErr   error
+	fw        firewallStatus
 }
 
 func newNetwork() *network {
@@ -153,7 +173,9 @@ func (k kernelComponent) Run(ctx context.Context) error {
 		d.mu.Lock()
 		cfg := d.running
 		d.mu.Unlock()
-		desired := plan.Kernel(cfg, d.facts.Snapshot(), d.opts.Now())
+		snap, now := d.facts.Snapshot(), d.opts.Now()
+		desired := plan.Kernel(cfg, snap, now)
+		k.applyFirewall(ctx, cfg, snap, now, &desired)
 		var err error
 		if d.opts.Kernel != nil {
 			// The applier logs each change it makes.
@@ -174,6 +196,45 @@ func (k kernelComponent) Run(ctx context.Context) error {
 		}
 	}
 }
+
+// applyFirewall loads the ruleset before the kernel plan is applied, so
+// forwarding is never switched on without it: until a ruleset has been
+// loaded once, forwarding stays off (fail closed). A later failure keeps
+// the ruleset loaded before in place.
+func (k kernelComponent) applyFirewall(ctx context.Context, cfg *config.Config, snap state.Snapshot, now time.Time, desired *kernel.Desired) {
+	d := k.d
+	in := plan.Firewall(cfg, snap, now)
+	rs := firewall.Build(in)
+	if d.opts.Firewall == nil {
+		d.net.mu.Lock()
+		d.net.fw = firewallStatus{Input: in, Ruleset: rs}
+		d.net.mu.Unlock()
+		return
+	}
+	ch, err := d.opts.Firewall.Apply(ctx, rs)
+	d.net.mu.Lock()
+	fw := &d.net.fw
+	fw.Input, fw.Err, fw.Offload = in, err, ch.OffloadUnavailable
+	if err == nil {
+		fw.Ruleset, fw.Loaded = rs, true
+		if !ch.Empty() {
+			fw.At = now
+		}
+	}
+	loaded := fw.Loaded
+	d.net.mu.Unlock()
+	if err != nil {
+		d.log.Error("loading the firewall", "err", err)
+	}
+	if !loaded {
+		for _, key := range forwardingSysctls {
+			desired.Sysctls[key] = "0"
+		}
+	}
+}
+
+// forwardingSysctls are the switches the planner turns on for a router.
+var forwardingSysctls = []string{"net.ipv4.ip_forward", "net.ipv6.conf.all.forwarding", "net.ipv6.conf.default.forwarding"}
 
 // Renew forces the uplink's clients to renew (console `renew wan N`).
 func (d *Daemon) renew(ctx context.Context, index int) error {
