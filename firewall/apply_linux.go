@@ -157,7 +157,6 @@ func wantsOffload(rs Ruleset) bool {
 	return false
 }
 
-
 // Apply makes the kernel's copy of rs's tables equal to rs.
 func (a *Applier) Apply(ctx context.Context, rs Ruleset) (Changes, error) {
 	a.mu.Lock()
