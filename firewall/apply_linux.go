@@ -27,6 +27,11 @@ type Applier struct {
 	skel    string
 	last    Ruleset
 	handles map[string][]uint64 // "family table chain" -> rule handles
+	// gen is the ruleset generation our last commit left; genOK says
+	// that commit was the only one in between (see generation).
+	gen     uint32
+	genOK   bool
+	patched int // patchSets commits, for tests
 	// flow offload probe, run once
 	probed     bool
 	offloadErr error
@@ -183,6 +188,11 @@ func (a *Applier) Apply(ctx context.Context, rs Ruleset) (Changes, error) {
 		}
 	}
 	skel := rs.skeleton()
+	if a.skel == skel && a.handles != nil && a.genOK {
+		if g, err := a.generation(); err == nil && g == a.gen {
+			return a.patchSets(ctx, conn, rs, ch)
+		}
+	}
 	if a.skel == skel && a.handles != nil {
 		same, err := a.kernelMatches(conn, rs)
 		if err != nil {
@@ -236,7 +246,7 @@ func (a *Applier) replace(ctx context.Context, conn *nftables.Conn, rs Ruleset, 
 	if err := ctx.Err(); err != nil {
 		return ch, err
 	}
-	if err := conn.Flush(); err != nil {
+	if err := a.commit(conn); err != nil {
 		a.skel, a.handles = "", nil
 		return ch, fmt.Errorf("firewall: replace tables: %w", err)
 	}
@@ -334,7 +344,8 @@ func (a *Applier) applySets(ctx context.Context, conn *nftables.Conn, rs Ruleset
 			sc := SetChange{Table: tableKey(t), Set: s.Name}
 			if lt, ok := a.last.Table(t.Family, t.Name); ok {
 				if ls, ok := lt.Set(s.Name); ok {
-					sc.Added, sc.Removed = diffElements(ls.Elements, s.Elements)
+					added, removed := elementDiff(ls.Elements, s.Elements)
+					sc = setChange(sc.Table, sc.Set, added, removed)
 				}
 			}
 			changed = append(changed, sc)
@@ -347,7 +358,7 @@ func (a *Applier) applySets(ctx context.Context, conn *nftables.Conn, rs Ruleset
 	if err := ctx.Err(); err != nil {
 		return ch, err
 	}
-	if err := conn.Flush(); err != nil {
+	if err := a.commit(conn); err != nil {
 		return ch, fmt.Errorf("firewall: update sets: %w", err)
 	}
 	ch.Sets = changed
@@ -356,24 +367,80 @@ func (a *Applier) applySets(ctx context.Context, conn *nftables.Conn, rs Ruleset
 	return ch, nil
 }
 
-func diffElements(old, cur []Element) (added, removed []string) {
-	set := func(es []Element) map[Element]bool {
-		m := make(map[Element]bool, len(es))
-		for _, x := range es {
-			m[x] = true
-		}
-		return m
+// commit sends the batch queued on conn and notes the generation it left,
+// when no other commit came in between.
+func (a *Applier) commit(conn *nftables.Conn) error {
+	before, gerr := a.generation()
+	a.genOK = false
+	if err := conn.Flush(); err != nil {
+		return err
 	}
-	o, c := set(old), set(cur)
-	for _, x := range cur {
-		if !o[x] {
-			added = append(added, x.String())
+	after, err := a.generation()
+	a.gen, a.genOK = after, gerr == nil && err == nil && after == before+1
+	return nil
+}
+
+// patchSets adds and deletes just the elements that differ from what the
+// last Apply loaded. It is only called while the generation shows nobody
+// else committed since, so the kernel's sets are known without reading
+// them; this keeps a renumbering or a new pinhole cheap however big the
+// sets are.
+func (a *Applier) patchSets(ctx context.Context, conn *nftables.Conn, rs Ruleset, ch Changes) (Changes, error) {
+	var changed []SetChange
+	for i := range rs.Tables {
+		t := &rs.Tables[i]
+		lt, ok := a.last.Table(t.Family, t.Name)
+		if !ok {
+			return a.replace(ctx, conn, rs, ch)
+		}
+		e := newEncoder(t)
+		for j := range t.Sets {
+			s := &t.Sets[j]
+			ls, ok := lt.Set(s.Name)
+			if !ok {
+				return a.replace(ctx, conn, rs, ch)
+			}
+			added, removed := elementDiff(ls.Elements, s.Elements)
+			if len(added) == 0 && len(removed) == 0 {
+				continue
+			}
+			ns := e.set(s)
+			if len(removed) > 0 {
+				if err := conn.SetDeleteElements(ns, elements(&Set{Type: s.Type, Elements: removed})); err != nil {
+					return ch, fmt.Errorf("firewall: set %s: %w", s.Name, err)
+				}
+			}
+			if err := addElements(conn, ns, elements(&Set{Type: s.Type, Elements: added})); err != nil {
+				return ch, err
+			}
+			changed = append(changed, setChange(tableKey(t), s.Name, added, removed))
 		}
 	}
-	for _, x := range old {
-		if !c[x] {
-			removed = append(removed, x.String())
-		}
+	if len(changed) == 0 {
+		a.last = rs
+		return ch, nil
 	}
-	return added, removed
+	if err := ctx.Err(); err != nil {
+		return ch, err
+	}
+	if err := a.commit(conn); err != nil {
+		return ch, fmt.Errorf("firewall: update sets: %w", err)
+	}
+	ch.Sets = changed
+	a.last = rs
+	a.patched++
+	a.logger.Info("firewall sets updated", "changes", ch.String())
+	return ch, nil
+}
+
+// setChange describes a set's element changes for logs and show commands.
+func setChange(table, set string, added, removed []Element) SetChange {
+	sc := SetChange{Table: table, Set: set}
+	for _, x := range added {
+		sc.Added = append(sc.Added, x.String())
+	}
+	for _, x := range removed {
+		sc.Removed = append(sc.Removed, x.String())
+	}
+	return sc
 }

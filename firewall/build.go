@@ -3,6 +3,7 @@ package firewall
 import (
 	"net/netip"
 	"regexp"
+	"slices"
 	"strings"
 )
 
@@ -288,6 +289,7 @@ func pinholeElements(ps []Pinhole) []Element {
 			}
 		}
 	}
+	slices.SortFunc(out, compareElements)
 	return out
 }
 

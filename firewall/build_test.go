@@ -2,6 +2,7 @@ package firewall
 
 import (
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -273,5 +274,30 @@ func TestLogDrops(t *testing.T) {
 	in.LogDrops = false
 	if s := Build(in).String(); strings.Contains(s, "log prefix") || !strings.Contains(s, `counter name "inbound" drop`) {
 		t.Error("LogDrops off: want named counter and drop, no log")
+	}
+}
+
+func TestElementDiff(t *testing.T) {
+	e := func(s string) Element { return Element{Prefix: netip.MustParsePrefix(s)} }
+	old := []Element{e("2001:db8:1::/48"), e("2001:db8:2::/48"), e("2001:db8:4::/48")}
+	cur := []Element{e("2001:db8::/48"), e("2001:db8:2::/48"), e("2001:db8:3::/48")}
+	wantAdded := []Element{e("2001:db8::/48"), e("2001:db8:3::/48")}
+	wantRemoved := []Element{e("2001:db8:1::/48"), e("2001:db8:4::/48")}
+	for _, c := range []struct {
+		name     string
+		old, cur []Element
+	}{
+		{"sorted", old, cur},
+		{"unsorted", []Element{old[2], old[0], old[1]}, []Element{cur[1], cur[2], cur[0]}},
+	} {
+		added, removed := elementDiff(c.old, c.cur)
+		slices.SortFunc(added, compareElements)
+		slices.SortFunc(removed, compareElements)
+		if !slices.Equal(added, wantAdded) || !slices.Equal(removed, wantRemoved) {
+			t.Errorf("%s: added %v removed %v, want %v and %v", c.name, added, removed, wantAdded, wantRemoved)
+		}
+	}
+	if a, r := elementDiff(old, old); len(a)+len(r) != 0 {
+		t.Errorf("no change: added %v removed %v", a, r)
 	}
 }

@@ -221,3 +221,66 @@ func TestSetOnlyChange(t *testing.T) {
 		t.Errorf("after tampering: %v, %v; want tables replaced", ch, err)
 	}
 }
+
+// TestHandEditedSetRepaired: once anyone else commits to nftables, the
+// Applier no longer trusts its memory of the sets: an element added by hand
+// to one of our sets is gone after the next Apply, and a change made while
+// nobody else committed is patched in place.
+func TestHandEditedSetRepaired(t *testing.T) {
+	ns, fd := newNetns(t)
+	a := NewApplier(ApplierOptions{NetNS: fd})
+	in := configs[0].in
+	if _, err := a.Apply(context.Background(), Build(in)); err != nil {
+		t.Fatal(err)
+	}
+	if !a.genOK {
+		t.Fatal("the generation after our own commit is not known")
+	}
+
+	in.Own = []netip.Prefix{pfx("2001:db8:9::/56")}
+	if _, err := a.Apply(context.Background(), Build(in)); err != nil {
+		t.Fatal(err)
+	}
+	if a.patched != 1 {
+		t.Errorf("a change with nobody else committing took the slow path (patched %d)", a.patched)
+	}
+
+	inNetns(t, ns, "", "nft", "add", "element", "inet", FilterTable, "own_v6", "{ 2001:db8:77::/48 }")
+	in.Own = []netip.Prefix{pfx("2001:db8:9::/56"), pfx("2001:db8:a::/56")}
+	ch, err := a.Apply(context.Background(), Build(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.patched != 1 {
+		t.Errorf("patched after a foreign commit (patched %d)", a.patched)
+	}
+	list := listTables(t, ns)
+	if strings.Contains(list, "2001:db8:77::/48") {
+		t.Errorf("hand-added element survived: %v\n%s", ch, list)
+	}
+	for _, want := range []string{"2001:db8:9::/56", "2001:db8:a::/56"} {
+		if !strings.Contains(list, want) {
+			t.Errorf("listing lacks %s:\n%s", want, list)
+		}
+	}
+	// Adjacent, then containing prefixes patched in: the kernel keeps
+	// exactly the normalised elements.
+	for _, own := range [][]netip.Prefix{
+		{pfx("2001:db8:9::/56"), pfx("2001:db8:9:100::/56")},
+		{pfx("2001:db8:8::/46")},
+		{pfx("2001:db8:9:100::/56")},
+	} {
+		in.Own = own
+		if _, err := a.Apply(context.Background(), Build(in)); err != nil {
+			t.Fatalf("%v: %v", own, err)
+		}
+		got := listTables(t, ns)
+		fresh, freshFD := newNetns(t)
+		if _, err := NewApplier(ApplierOptions{NetNS: freshFD}).Apply(context.Background(), Build(in)); err != nil {
+			t.Fatal(err)
+		}
+		if want := listTables(t, fresh); counterRE.ReplaceAllString(got, "") != counterRE.ReplaceAllString(want, "") {
+			t.Errorf("own %v: patched kernel lists differently from a fresh load:\n--- patched\n%s\n--- fresh\n%s", own, got, want)
+		}
+	}
+}

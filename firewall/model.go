@@ -3,6 +3,7 @@ package firewall
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -548,3 +549,71 @@ func prefixElements(ps []netip.Prefix) []Element {
 
 // tableKey names a table as nft does: "inet cpe".
 func tableKey(t *Table) string { return string(t.Family) + " " + t.Name }
+
+// compareElements orders set elements: Build emits every set sorted, so
+// that two versions of a set are diffed in one merge pass.
+func compareElements(a, b Element) int {
+	if c := strings.Compare(a.Ifname, b.Ifname); c != 0 {
+		return c
+	}
+	if c := a.Prefix.Addr().Compare(b.Prefix.Addr()); c != 0 {
+		return c
+	}
+	if c := a.Prefix.Bits() - b.Prefix.Bits(); c != 0 {
+		return c
+	}
+	for _, c := range []int{int(a.ProtoLo) - int(b.ProtoLo), int(a.ProtoHi) - int(b.ProtoHi), int(a.PortLo) - int(b.PortLo), int(a.PortHi) - int(b.PortHi)} {
+		if c != 0 {
+			return c
+		}
+	}
+	return 0
+}
+
+// elementDiff lists the elements of cur not in old, and of old not in cur.
+// Sorted inputs (as Build makes them) take one merge pass; others a map.
+func elementDiff(old, cur []Element) (added, removed []Element) {
+	if !slices.IsSortedFunc(old, compareElements) || !slices.IsSortedFunc(cur, compareElements) {
+		o := make(map[Element]bool, len(old))
+		for _, x := range old {
+			o[x] = true
+		}
+		c := make(map[Element]bool, len(cur))
+		for _, x := range cur {
+			c[x] = true
+			if !o[x] {
+				added = append(added, x)
+			}
+		}
+		for _, x := range old {
+			if !c[x] {
+				removed = append(removed, x)
+			}
+		}
+		return added, removed
+	}
+	i, j := 0, 0
+	for i < len(old) || j < len(cur) {
+		switch {
+		case j == len(cur):
+			removed = append(removed, old[i])
+			i++
+		case i == len(old):
+			added = append(added, cur[j])
+			j++
+		default:
+			switch c := compareElements(old[i], cur[j]); {
+			case c == 0:
+				i++
+				j++
+			case c < 0:
+				removed = append(removed, old[i])
+				i++
+			default:
+				added = append(added, cur[j])
+				j++
+			}
+		}
+	}
+	return added, removed
+}
