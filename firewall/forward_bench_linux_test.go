@@ -1,0 +1,127 @@
+package firewall
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/netip"
+	"os/exec"
+	"testing"
+	"time"
+)
+
+// BenchmarkForward measures TCP throughput with iperf3 through a router
+// namespace: with no ruleset, with the full ruleset (stateful LAN, NAT44
+// for IPv4), and with the ruleset plus flow offload. Each iteration is one
+// iperf3 run; the figure is the metric Mbit/s.
+func BenchmarkForward(b *testing.B) {
+	if _, err := exec.LookPath("iperf3"); err != nil {
+		b.Skip("iperf3 not installed")
+	}
+	for _, fam := range []string{"IPv4", "IPv6"} {
+		for _, mode := range []string{"none", "ruleset", "offload"} {
+			b.Run(fam+"/"+mode, func(b *testing.B) { benchForward(b, fam == "IPv6", mode) })
+		}
+	}
+}
+
+func benchForward(b *testing.B, v6 bool, mode string) {
+	client, _ := newNetns(b)
+	router, fd := newNetns(b)
+	server, _ := newNetns(b)
+	link := func(a, an, c, cn string) {
+		run(b, "ip", "link", "add", an, "netns", a, "type", "veth", "peer", "name", cn, "netns", c)
+		inNetns(b, a, "", "ip", "link", "set", an, "up")
+		inNetns(b, c, "", "ip", "link", "set", cn, "up")
+	}
+	link(client, "eth0", router, "lan0")
+	link(router, "wan0", server, "eth0")
+	for _, ns := range []string{client, router, server} {
+		inNetns(b, ns, "", "ip", "link", "set", "lo", "up")
+	}
+	inNetns(b, router, "", "sysctl", "-qw", "net.ipv4.ip_forward=1", "net.ipv6.conf.all.forwarding=1")
+	for _, c := range [][]string{
+		{client, "addr", "add", "192.168.1.10/24", "dev", "eth0"},
+		{client, "route", "add", "default", "via", "192.168.1.1"},
+		{client, "-6", "addr", "add", "2001:db8:1:1::10/64", "dev", "eth0", "nodad"},
+		{client, "-6", "route", "add", "default", "via", "2001:db8:1:1::1"},
+		{router, "addr", "add", "192.168.1.1/24", "dev", "lan0"},
+		{router, "-6", "addr", "add", "2001:db8:1:1::1/64", "dev", "lan0", "nodad"},
+		{router, "addr", "add", "198.51.100.2/24", "dev", "wan0"},
+		{router, "-6", "addr", "add", "2001:db8:a0::2/64", "dev", "wan0", "nodad"},
+		{server, "addr", "add", "198.51.100.1/24", "dev", "eth0"},
+		{server, "-6", "addr", "add", "2001:db8:a0::1/64", "dev", "eth0", "nodad"},
+		{server, "-6", "route", "add", "2001:db8:1::/48", "via", "2001:db8:a0::2"},
+		// Without the ruleset there is no NAT44: the server routes the LAN.
+		{server, "route", "add", "192.168.1.0/24", "via", "198.51.100.2"},
+	} {
+		inNetns(b, c[0], "", append([]string{"ip"}, c[1:]...)...)
+	}
+	if mode != "none" {
+		in := Input{
+			Uplinks:     []Uplink{{Interface: "wan0", IPv4: []netip.Addr{addr("198.51.100.2")}}},
+			LANs:        []Segment{{Interface: "lan0", IPv6: []netip.Prefix{pfx("2001:db8:1:1::/64")}, IPv4: pfx("192.168.1.1/24"), NAT: true}},
+			Own:         []netip.Prefix{pfx("2001:db8:1::/48")},
+			FlowOffload: mode == "offload",
+			LogDrops:    true,
+		}
+		ch, err := NewApplier(ApplierOptions{NetNS: fd}).Apply(context.Background(), Build(in))
+		if err != nil {
+			b.Fatal(err)
+		}
+		if mode == "offload" && ch.OffloadUnavailable != "" {
+			b.Skipf("flow offload unavailable: %s", ch.OffloadUnavailable)
+		}
+	}
+	srv := exec.Command("ip", "netns", "exec", server, "iperf3", "-s")
+	if err := srv.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		srv.Process.Kill()
+		srv.Wait()
+	})
+	dst := "198.51.100.1"
+	if v6 {
+		dst = "2001:db8:a0::1"
+	}
+	var total float64
+	b.ResetTimer()
+	for b.Loop() {
+		var out []byte
+		var err error
+		for try := 0; try < 20; try++ { // the server takes a moment to listen
+			out, err = exec.Command("ip", "netns", "exec", client, "iperf3", "-c", dst, "-t", "3", "-J").Output()
+			if err == nil && !bytes.Contains(out, []byte(`"error"`)) {
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		if err != nil {
+			b.Fatalf("iperf3: %v\n%s", err, out)
+		}
+		if bytes.Contains(out, []byte(`"error"`)) {
+			b.Fatalf("iperf3:\n%s", out)
+		}
+		var res struct {
+			End struct {
+				SumReceived struct {
+					BitsPerSecond float64 `json:"bits_per_second"`
+				} `json:"sum_received"`
+			} `json:"end"`
+		}
+		if err := json.Unmarshal(out, &res); err != nil {
+			b.Fatalf("iperf3 output: %v", err)
+		}
+		total += res.End.SumReceived.BitsPerSecond
+	}
+	b.ReportMetric(total/float64(b.N)/1e6, "Mbit/s")
+
+}
+
+func run(b testing.TB, args ...string) {
+	b.Helper()
+	if out, err := exec.Command(args[0], args[1:]...).CombinedOutput(); err != nil {
+		b.Fatalf("%v: %v: %s", args, err, out)
+	}
+}
