@@ -25,8 +25,8 @@
 // counter and an optional rate-limited log, so `show firewall` can say why.
 //
 // Renumbering. Everything that a new prefix, uplink address or pinhole
-// changes lives in named sets; the Applier then rewrites those sets in one
-// transaction and leaves rules (and their handles) alone. Any other change
+// changes lives in named sets; the Applier then changes just those elements
+// in one transaction and leaves rules (and their handles) alone. Any other change
 // deletes and recreates our tables inside one transaction, so there is never
 // a moment without a firewall. Flow offload is probed once; when the kernel
 // cannot do flowtables the Applier leaves them out and says why.
