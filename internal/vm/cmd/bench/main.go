@@ -1,5 +1,7 @@
 // Command bench boots the image a few times and records boot time, sizes and
-// the idle memory of cpe in docs/benchmarks.md (make bench).
+// the idle memory of cpe, then runs the Go benchmarks that compare cpe with
+// its peers side by side, and writes both into docs/benchmarks.md (make
+// bench).
 package main
 
 import (
@@ -8,26 +10,45 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"sort"
-	"strings"
 	"time"
 
 	"cpe/internal/lab"
 	"cpe/internal/vm"
 )
 
-const begin, end = "<!-- image:begin (make bench) -->", "<!-- image:end -->"
+const (
+	begin, end     = "<!-- image:begin (make bench) -->", "<!-- image:end -->"
+	goBegin, goEnd = "<!-- go:begin (make bench) -->", "<!-- go:end -->"
+)
 
 func main() {
 	image := flag.String("image", "out/qemu-x86_64", "image directory (make image)")
 	out := flag.String("out", "docs/benchmarks.md", "file whose image section is rewritten")
 	boots := flag.Int("boots", 3, "boots to take the median of")
+	only := flag.String("only", "", "image or go: run just that part")
 	flag.Parse()
 	m := lab.NewMain("bench")
 	defer m.Close()
+	if *only != "go" {
+		imageBench(m, *image, *out, *boots)
+	}
+	if *only != "image" {
+		section := fmt.Sprintf("%s\n# Side by side with peers\n\nMeasured %s by `make bench` on %s (%d CPUs); ratios are cpe / peer.\n%s%s\n",
+			goBegin, time.Now().UTC().Format("2006-01-02 15:04 UTC"), hostname(), runtime.NumCPU(), goBenchSection(m.Logf), goEnd)
+		fmt.Print(section)
+		doc, _ := os.ReadFile(*out)
+		if err := os.WriteFile(*out, []byte(replaceSection(string(doc), goBegin, goEnd, section)), 0o644); err != nil {
+			m.Fatalf("%v", err)
+		}
+	}
+}
+
+func imageBench(m *lab.Main, image, out string, boots int) {
 
 	size := func(name string) string {
-		fi, err := os.Stat(filepath.Join(*image, name))
+		fi, err := os.Stat(filepath.Join(image, name))
 		if err != nil {
 			return "n/a"
 		}
@@ -35,15 +56,15 @@ func main() {
 	}
 	var times []time.Duration
 	rss := "n/a (no `rss:` line in `show system`)"
-	for i := 0; i < *boots; i++ {
-		v := vm.Start(m, vm.Options{ImageDir: *image})
+	for i := 0; i < boots; i++ {
+		v := vm.Start(m, vm.Options{ImageDir: image})
 		if _, err := v.WaitPrompt(60 * time.Second); err != nil {
 			m.Fatalf("boot %d: %v\n%s", i, err, v.Transcript())
 		}
 		took := time.Since(v.Started())
 		times = append(times, took)
 		m.Logf("boot %d: %v to the prompt", i, took.Round(10*time.Millisecond))
-		if i == *boots-1 {
+		if i == boots-1 {
 			time.Sleep(5 * time.Second) // let start-up work settle before reading the idle size
 			if o, err := v.Command("show system", 30*time.Second); err == nil {
 				if r := regexp.MustCompile(`(?m)^\s*rss:\s*(.+?)\s*$`).FindStringSubmatch(o); r != nil {
@@ -72,17 +93,8 @@ Measured %s by `+"`make bench`"+` on %s.
 		times[len(times)/2].Round(10*time.Millisecond),
 		size("cpe"), size("initramfs.cpio.gz"), size("kernel"), rss, end)
 	fmt.Print(section)
-	doc, _ := os.ReadFile(*out)
-	text := string(doc)
-	if i, j := strings.Index(text, begin), strings.Index(text, end); i >= 0 && j > i {
-		text = text[:i] + strings.TrimSuffix(section, "\n") + text[j+len(end):]
-	} else {
-		if text == "" {
-			text = "# Benchmarks\n"
-		}
-		text = strings.TrimRight(text, "\n") + "\n\n" + section
-	}
-	if err := os.WriteFile(*out, []byte(text), 0o644); err != nil {
+	doc, _ := os.ReadFile(out)
+	if err := os.WriteFile(out, []byte(replaceSection(string(doc), begin, end, section)), 0o644); err != nil {
 		m.Fatalf("%v", err)
 	}
 }
