@@ -271,3 +271,15 @@ func RequireCommands(t Skipper, names ...string) {
 		}
 	}
 }
+
+// StartDHCPCD runs dhcpcd in the namespace with its lease database and
+// control socket on private tmpfs mounts (`ip netns exec` gives each command
+// its own mount namespace), so a lab client neither reads nor leaves leases
+// in the machine's /var/lib/dhcpcd. No hook script runs: the lab must not
+// touch the machine's resolv.conf. args follow the fixed options.
+func (n *Netns) StartDHCPCD(args ...string) *Proc {
+	n.lab.t.Helper()
+	script := "set -e; for d in /var/lib/dhcpcd /run/dhcpcd; do mkdir -p $d; mount -t tmpfs tmpfs $d; done; " +
+		`exec dhcpcd --nobackground --config /dev/null --script /bin/true "$@"`
+	return n.Start(append([]string{"sh", "-c", script, "dhcpcd"}, args...)...)
+}
