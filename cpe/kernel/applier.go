@@ -16,6 +16,9 @@ import (
 // tests can run it against a recording fake. Reads return more than the
 // Applier owns; choosing what it owns is the Applier's job, where tests see it.
 type netlinkOps interface {
+	// Virtual creates, changes and deletes the links of the box's own
+	// (see VirtualLink) and returns the changes it made.
+	Virtual(want []VirtualLink) ([]string, error)
 	Link(name string) (Link, error)
 	SetLinkMTU(name string, mtu int) error
 	SetLinkUp(name string, up bool) error
@@ -131,13 +134,21 @@ func (a *Applier) Apply(ctx context.Context, d Desired) ([]string, error) {
 	defer a.mu.Unlock()
 
 	want, verr := d.normalize()
+	var changes []string
+	var errs []error
+	vchanges, verrs := a.ops.Virtual(want.Virtual)
+	for _, c := range vchanges {
+		a.log.Info("changed", "op", c)
+	}
+	changes = append(changes, vchanges...)
+	if verrs != nil {
+		a.log.Warn("virtual links", "err", verrs)
+		errs = append(errs, verrs)
+	}
 	now := a.now()
 	want = liveAddresses(want, now)
 	have, addrsRead, rerr := a.read(want, now)
 	plan := Diff(have, want)
-
-	var changes []string
-	var errs []error
 	failedDel := map[addrKey]bool{}
 	for i, op := range plan {
 		if err := ctx.Err(); err != nil {

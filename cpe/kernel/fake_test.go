@@ -70,6 +70,18 @@ func (f *fakeOps) takeLog() []string {
 	return l
 }
 
+// Virtual records the virtual links asked for; the Applier's handling of
+// them is tested against a real kernel (virtual_linux_test.go).
+func (f *fakeOps) Virtual(want []VirtualLink) ([]string, error) {
+	for _, v := range want {
+		if _, ok := f.links[v.Name]; !ok {
+			f.links[v.Name] = &Link{Name: v.Name}
+			f.log = append(f.log, "create "+v.Kind.String()+" "+v.Name)
+		}
+	}
+	return nil, nil
+}
+
 func (f *fakeOps) Link(name string) (Link, error) {
 	if err := f.readErr["links"]; err != nil {
 		return Link{}, err

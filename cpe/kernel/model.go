@@ -32,12 +32,73 @@ const (
 // wants nothing: applying it removes every route, rule and address the
 // Applier owns.
 type Desired struct {
+	// Virtual are the bridges and VLAN sub-interfaces the box creates; they
+	// are made before anything else is applied, so Links, addresses and
+	// routes may name them.
+	Virtual   []VirtualLink
 	Links     []Link
 	Sysctls   map[string]string // "net.ipv6.conf.wan0.accept_ra": "0"; see sysctlPath for names
 	Addresses []Address
 	Routes    []Route
 	Rules     []Rule
 }
+
+// VirtualKind is what kind of link the box creates.
+type VirtualKind uint8
+
+const (
+	Bridge VirtualKind = iota + 1
+	VLAN
+)
+
+func (k VirtualKind) String() string {
+	switch k {
+	case Bridge:
+		return "bridge"
+	case VLAN:
+		return "vlan"
+	}
+	return fmt.Sprintf("kind(%d)", uint8(k))
+}
+
+// VirtualLink is a link the box creates and owns: a bridge over ports, or
+// a VLAN sub-interface of a parent link. The box marks what it creates (the
+// interface alias OwnerAlias) and deletes such links once no longer
+// desired; ports of its bridges that are no longer listed are released.
+type VirtualLink struct {
+	Name   string
+	Kind   VirtualKind
+	Ports  []string // Bridge: the links enslaved to it
+	Parent string   // VLAN: the link it tags on
+	ID     int      // VLAN: 1..4094
+}
+
+func (v VirtualLink) check() error {
+	if err := checkLinkName(v.Name); err != nil {
+		return fmt.Errorf("kernel: %s %q: %w", v.Kind, v.Name, err)
+	}
+	switch v.Kind {
+	case Bridge:
+		for _, p := range v.Ports {
+			if err := checkLinkName(p); err != nil || p == v.Name {
+				return fmt.Errorf("kernel: bridge %s: bad port %q", v.Name, p)
+			}
+		}
+	case VLAN:
+		if err := checkLinkName(v.Parent); err != nil || v.Parent == v.Name {
+			return fmt.Errorf("kernel: vlan %s: bad parent %q", v.Name, v.Parent)
+		}
+		if v.ID < 1 || v.ID > 4094 {
+			return fmt.Errorf("kernel: vlan %s: id %d outside 1..4094", v.Name, v.ID)
+		}
+	default:
+		return fmt.Errorf("kernel: link %s: unknown kind %d", v.Name, v.Kind)
+	}
+	return nil
+}
+
+// OwnerAlias marks the links the box created (IFLA_IFALIAS).
+const OwnerAlias = "cpe"
 
 // Link is the state of a link that exists already (links are made elsewhere:
 // by the board, by lan bridges).
@@ -166,6 +227,34 @@ func (d Desired) normalize() (Desired, error) {
 		n.Links = append(n.Links, l)
 	}
 	slices.SortFunc(n.Links, func(a, b Link) int { return strings.Compare(a.Name, b.Name) })
+
+	seenVirtual, portOf := map[string]bool{}, map[string]string{}
+	for _, v := range d.Virtual {
+		if err := v.check(); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if seenVirtual[v.Name] {
+			errs = append(errs, fmt.Errorf("kernel: %s %s: listed twice", v.Kind, v.Name))
+			continue
+		}
+		var clash error
+		for _, p := range v.Ports {
+			if b, ok := portOf[p]; ok {
+				clash = fmt.Errorf("kernel: bridge %s: port %s is already a port of %s", v.Name, p, b)
+			}
+		}
+		if clash != nil {
+			errs = append(errs, clash)
+			continue
+		}
+		for _, p := range v.Ports {
+			portOf[p] = v.Name
+		}
+		seenVirtual[v.Name] = true
+		v.Ports = slices.Clone(v.Ports)
+		n.Virtual = append(n.Virtual, v)
+	}
 
 	names := make([]string, 0, len(d.Sysctls))
 	for name := range d.Sysctls {

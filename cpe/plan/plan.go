@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"cpe/cpe/config"
@@ -73,6 +75,7 @@ func Kernel(cfg *config.Config, facts state.Snapshot, now time.Time) kernel.Desi
 	for _, l := range cfg.LAN {
 		planSegment(&d, l, lanPlan, facts, now)
 	}
+	planVirtual(&d, cfg)
 	delegated, _ := state.Get[[]Delegated](facts, KeyLANDelegated)
 	planDelegated(&d, delegated, now)
 	dedupe(&d)
@@ -109,6 +112,45 @@ func planSegment(d *kernel.Desired, l config.LAN, lanPlan prefix.Plan, facts sta
 		}
 		d.Addresses = append(d.Addresses, addr)
 	}
+}
+
+// planVirtual creates the LAN bridges and every VLAN sub-interface the
+// config names: an interface called parent.N (N in 1..4094), as a segment,
+// an uplink or a bridge port, is VLAN N on parent.
+func planVirtual(d *kernel.Desired, cfg *config.Config) {
+	seen := map[string]bool{}
+	vlan := func(name string) {
+		if parent, id, ok := VLANOf(name); ok && !seen[name] {
+			seen[name] = true
+			d.Virtual = append(d.Virtual, kernel.VirtualLink{Name: name, Kind: kernel.VLAN, Parent: parent, ID: id})
+		}
+	}
+	for _, w := range cfg.WAN {
+		vlan(w.Interface)
+	}
+	for _, l := range cfg.LAN {
+		if l.Bridge == nil {
+			vlan(l.Interface)
+			continue
+		}
+		d.Virtual = append(d.Virtual, kernel.VirtualLink{Name: l.Interface, Kind: kernel.Bridge, Ports: slices.Clone(l.Bridge.Ports)})
+		for _, p := range l.Bridge.Ports {
+			vlan(p)
+		}
+	}
+}
+
+// VLANOf reads the parent.N naming of VLAN sub-interfaces.
+func VLANOf(name string) (parent string, id int, ok bool) {
+	i := strings.LastIndexByte(name, '.')
+	if i <= 0 || i == len(name)-1 || name[i+1] == '0' {
+		return "", 0, false
+	}
+	id, err := strconv.Atoi(name[i+1:])
+	if err != nil || id < 1 || id > 4094 {
+		return "", 0, false
+	}
+	return name[:i], id, true
 }
 
 // planDelegated routes each prefix delegated on a LAN to its requester

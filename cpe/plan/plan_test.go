@@ -188,3 +188,31 @@ func TestDelegatedRoutes(t *testing.T) {
 		}
 	}
 }
+
+func TestVirtualLinks(t *testing.T) {
+	cfg := mustConfig(t, `{"wan": [{"interface": "eth0.7", "dhcp4": {}}],
+	  "lan": [{"interface": "br-lan", "bridge": {"ports": ["eth1", "eth2.10"]}, "ipv6": {}},
+	          {"interface": "eth3.20", "ipv6": {}},
+	          {"interface": "wifi.lan", "ipv6": {}}]}`)
+	got := Kernel(cfg, state.Snapshot{}, now).Virtual
+	want := []kernel.VirtualLink{
+		{Name: "eth0.7", Kind: kernel.VLAN, Parent: "eth0", ID: 7},
+		{Name: "br-lan", Kind: kernel.Bridge, Ports: []string{"eth1", "eth2.10"}},
+		{Name: "eth2.10", Kind: kernel.VLAN, Parent: "eth2", ID: 10},
+		{Name: "eth3.20", Kind: kernel.VLAN, Parent: "eth3", ID: 20},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("virtual links %+v, want %+v", got, want)
+	}
+	for i := range want {
+		if got[i].Name != want[i].Name || got[i].Kind != want[i].Kind || got[i].Parent != want[i].Parent ||
+			got[i].ID != want[i].ID || !slices.Equal(got[i].Ports, want[i].Ports) {
+			t.Errorf("virtual link %d = %+v, want %+v", i, got[i], want[i])
+		}
+	}
+	for _, name := range []string{"eth0", "eth0.", ".5", "eth0.0", "eth0.05", "eth0.4095", "wifi.lan"} {
+		if p, id, ok := VLANOf(name); ok {
+			t.Errorf("VLANOf(%q) = %s %d", name, p, id)
+		}
+	}
+}
