@@ -37,6 +37,11 @@ func NewStandardLab(t lab.T) *StandardLab {
 	s.ISP = l.NewISP(s.ISPNS, "isp0", lab.ISPOptions{
 		DHCP4: true, IANA: true, PD: true, RA: true, Managed: true, Other: true,
 	})
+	// The ISP routes its delegation pool to the device, as an ISP's DHCPv6
+	// relay installs a route per delegated prefix; the device's wan0 is its
+	// board's first NIC, whose link-local address follows from its MAC.
+	s.ISPNS.Run("ip", "-6", "route", "add", s.ISP.Options().PDPool().String(),
+		"via", LinkLocal(NICMAC(0, 0)).String(), "dev", "isp0")
 	return s
 }
 

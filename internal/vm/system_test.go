@@ -199,3 +199,54 @@ func TestWANUplink(t *testing.T) {
 		t.Errorf("diagnose wan does not pass IA_PD:\n%s", diag)
 	}
 }
+
+// TestLANHost: with the factory configuration, a host on the device's LAN
+// gets a DHCPv4 lease and a SLAAC address from the delegated prefix, and
+// reaches the ISP side over IPv4 through NAT44 and natively over IPv6.
+func TestLANHost(t *testing.T) {
+	lab.RequireRoot(t)
+	lab.RequireCommands(t, "kea-dhcp4", "kea-dhcp6", "radvd", "dhcpcd", "ping")
+	vm.ImageDir(t)
+	std := vm.NewStandardLab(t)
+	host := std.HostNS
+	host.Run("ip", "link", "set", std.HostDev, "up")
+	v, _ := bootToPrompt(t, std.Options(vm.Options{}), 60*time.Second)
+	for deadline := time.Now().Add(90 * time.Second); ; time.Sleep(3 * time.Second) {
+		out := command(t, v, "show wan")
+		if strings.Contains(out, "dhcp4: BOUND") && strings.Contains(out, "prefix  2001:db8:") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no DHCPv4 lease and delegated prefix within 90 s:\n%s\n%s", out, command(t, v, "show log 40"))
+		}
+	}
+	host.StartDHCPCD("--ipv4only", "--noipv4ll", std.HostDev)
+	var v4, v6 string
+	for deadline := time.Now().Add(60 * time.Second); (v4 == "" || v6 == "") && time.Now().Before(deadline); time.Sleep(time.Second) {
+		addrs := host.Run("ip", "addr", "show", "dev", std.HostDev, "scope", "global", "-tentative")
+		if m := regexp.MustCompile(`inet (192\.168\.1\.\d+)/24`).FindStringSubmatch(addrs); m != nil {
+			v4 = m[1]
+		}
+		if m := regexp.MustCompile(`inet6 (2001:db8:1[0-9a-f:]+)/64`).FindStringSubmatch(addrs); m != nil {
+			v6 = m[1]
+		}
+	}
+	if v4 == "" || v6 == "" {
+		t.Fatalf("LAN host addresses: IPv4 %q, IPv6 %q\n%s\n%s", v4, v6, host.Run("ip", "addr"), command(t, v, "show lan"))
+	}
+	t.Logf("LAN host: %s and %s", v4, v6)
+	o := std.ISP.Options()
+	for _, dst := range []string{o.Internet4().String(), o.Internet6().String()} {
+		var out string
+		var err error
+		for try := 0; try < 10; try++ { // the default route via the RA may come a moment after the address
+			if out, err = host.Exec("ping", "-c", "2", "-i", "0.3", "-W", "2", dst); err == nil {
+				break
+			}
+			time.Sleep(time.Second)
+		}
+		if err != nil {
+			t.Errorf("the LAN host cannot reach %s: %v\n%s\n%s\n%s", dst, err, out, command(t, v, "show firewall"), command(t, v, "show log 300"))
+		}
+	}
+}

@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -168,7 +170,7 @@ func Args(o Options) (bin string, args []string, err error) {
 		} else {
 			args = append(args, "-netdev", fmt.Sprintf("hubport,id=%s,hubid=%d", id, i))
 		}
-		args = append(args, "-device", fmt.Sprintf("virtio-net-pci,netdev=%s,addr=%s,mac=52:54:00:c0:%02x:%02x", id, addr, o.Index&0xff, i))
+		args = append(args, "-device", fmt.Sprintf("virtio-net-pci,netdev=%s,addr=%s,mac=%s", id, addr, NICMAC(o.Index, i)))
 	}
 	if q.WatchdogDevice != "" {
 		// Placed last so that its automatic slot cannot take one the board pinned.
@@ -429,4 +431,21 @@ func copyFile(src, dst string) error {
 	}
 	_, err = io.Copy(out, in)
 	return errors.Join(err, out.Close())
+}
+
+// NICMAC is the MAC address qemu gives the board's NIC number nic (in board
+// order) of the VM with Options.Index index.
+func NICMAC(index, nic int) net.HardwareAddr {
+	return net.HardwareAddr{0x52, 0x54, 0x00, 0xc0, byte(index), byte(nic)}
+}
+
+// LinkLocal is the EUI-64 link-local address (RFC 4291 appendix A) the
+// device's kernel forms on a NIC with that MAC.
+func LinkLocal(mac net.HardwareAddr) netip.Addr {
+	var a [16]byte
+	a[0], a[1] = 0xfe, 0x80
+	a[8], a[9], a[10] = mac[0]^0x02, mac[1], mac[2]
+	a[11], a[12] = 0xff, 0xfe
+	a[13], a[14], a[15] = mac[3], mac[4], mac[5]
+	return netip.AddrFrom16(a)
 }
