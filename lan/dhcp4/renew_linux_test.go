@@ -21,7 +21,7 @@ func TestDHCPCDRenews(t *testing.T) {
 	cpe := box.StartCPE(`{"lan": [{"interface": "lan0", "ipv4": {"address": "192.168.7.1/24",
 	    "dhcp4": {"pool_start": "192.168.7.100", "pool_end": "192.168.7.199", "lease_time": "1m"}}}]}`, "")
 	cpe.WaitCLI(10*time.Second, []string{"show", "components"}, "lan")
-	p := host.StartDHCPCD("--ipv4only", "--noipv4ll", "--debug", "eth0")
+	p := host.StartDHCPCD("", "--ipv4only", "--noipv4ll", "--debug", "eth0")
 	deadline := time.Now().Add(50 * time.Second)
 	for time.Now().Before(deadline) {
 		if n := len(regexp.MustCompile(`leased 192\.168\.7\.1\d\d for 60 seconds`).FindAllString(p.Output(), -1)); n >= 2 {

@@ -1,6 +1,7 @@
 package dhcp4
 
 import (
+	"cpe/internal/ratelimit"
 	"encoding/binary"
 	"fmt"
 	"log/slog"
@@ -93,7 +94,7 @@ type Server struct {
 	exp    expiryHeap
 	clean  *freeSet // free pool offsets nobody's record mentions
 	stale  *freeSet // free pool offsets a past client's record mentions
-	limit  *limiter
+	limit  *ratelimit.Limiter
 
 	dirty     bool
 	exhausted bool // logged, until an OFFER succeeds again
@@ -126,7 +127,7 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 		byAddr:     make(map[uint32]*binding),
 		clean:      newFreeSet(int(n.poolEnd - n.poolStart + 1)),
 		stale:      newFreeSet(int(n.poolEnd - n.poolStart + 1)),
-		limit:      newLimiter(cfg.Rate, cfg.Burst),
+		limit:      ratelimit.New(cfg.Rate, cfg.Burst),
 	}
 	for _, st := range cfg.Static {
 		s.statics[string(st.MAC)] = st
@@ -190,7 +191,7 @@ func (s *Server) Handle(now time.Time, b []byte, ifname string, src netip.AddrPo
 		s.counters.Malformed++
 		return nil, fmt.Errorf("dhcp4: %s: from %s: no client identifier and no chaddr", ifname, src)
 	}
-	if !s.limit.allow(key, now) {
+	if !s.limit.Allow(key, now) {
 		s.counters.RateLimited++
 		return nil, nil
 	}

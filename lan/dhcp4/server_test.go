@@ -520,17 +520,6 @@ func TestRateLimit(t *testing.T) {
 	}
 }
 
-func TestLimiterBounded(t *testing.T) {
-	l := newLimiter(1, 1)
-	l.max = 100
-	for i := range 10000 {
-		l.allow(string(rune(i)), t0)
-		if len(l.m) > l.max {
-			t.Fatalf("table grew to %d", len(l.m))
-		}
-	}
-}
-
 func TestDropped(t *testing.T) {
 	s := newServer(t, testConfig())
 	relayed := dhcpv4.WithGatewayIP(net.IPv4(10, 9, 9, 1))

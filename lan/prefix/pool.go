@@ -35,6 +35,10 @@ type PDPool struct {
 	blocked map[int]bool // slots that hold a segment's /64, live or stale
 	bound   map[string]int
 	owner   map[int]string
+	// next is where the search for a free slot starts: every slot above
+	// it is taken or blocked, so a pool filling up is not searched from the
+	// top again for each new client.
+	next int
 }
 
 func newPool(d Delegation, length int, reserved map[int]bool) *PDPool {
@@ -46,6 +50,7 @@ func newPool(d Delegation, length int, reserved map[int]bool) *PDPool {
 		bound:   map[string]int{},
 		owner:   map[int]string{},
 	}
+	p.next = p.slots - 1
 	per := 1 << (64 - length) // /64s in one slot
 	for idx := range reserved {
 		if s := idx / per; s < p.slots {
@@ -62,7 +67,7 @@ func (p *PDPool) refresh(d Delegation, reserved map[int]bool) (lost []string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.preferredEnd, p.validEnd, p.up = fresh.preferredEnd, fresh.validEnd, fresh.up
-	p.blocked = fresh.blocked
+	p.blocked, p.next = fresh.blocked, p.slots-1
 	for client, s := range p.bound {
 		if p.blocked[s] {
 			lost = append(lost, client)
@@ -146,7 +151,7 @@ func (p *PDPool) Allocate(client string) (netip.Prefix, error) {
 	if s, ok := p.bound[client]; ok {
 		return p.slotPrefix(s), nil
 	}
-	for s := p.slots - 1; s >= 0; s-- {
+	for s := p.next; s >= 0; s-- {
 		if p.blocked[s] {
 			continue
 		}
@@ -154,8 +159,10 @@ func (p *PDPool) Allocate(client string) (netip.Prefix, error) {
 			continue
 		}
 		p.bound[client], p.owner[s] = s, client
+		p.next = s - 1
 		return p.slotPrefix(s), nil
 	}
+	p.next = -1
 	return netip.Prefix{}, fmt.Errorf("prefix: %s's %s for %q: %w", p.Uplink, p.From, client, ErrPoolFull)
 }
 
@@ -173,6 +180,7 @@ func (p *PDPool) Reserve(client string, pfx netip.Prefix) error {
 	}
 	if old, ok := p.bound[client]; ok && old != s {
 		delete(p.owner, old)
+		p.next = max(p.next, old)
 	}
 	p.bound[client], p.owner[s] = s, client
 	return nil
@@ -186,6 +194,7 @@ func (p *PDPool) Release(client string) bool {
 	if ok {
 		delete(p.bound, client)
 		delete(p.owner, s)
+		p.next = max(p.next, s)
 	}
 	return ok
 }

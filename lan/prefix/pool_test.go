@@ -204,3 +204,28 @@ func TestPoolBindingReleasedForConfiguredSubnet(t *testing.T) {
 		t.Errorf("problems %q", p.Problems)
 	}
 }
+
+// TestPoolTakesHighestFree: allocation is top-down, and a released prefix
+// is the next one handed out, also after the search had moved below it.
+func TestPoolTakesHighestFree(t *testing.T) {
+	a := New(State{})
+	in := Input{Segments: []Segment{seg("lan0")}, Delegations: []Delegation{del("wan0", "2001:db8:a::/60", t0, time.Hour, 2*time.Hour)}, PDLength: 62, Now: t0}
+	_, pool := poolPlan(t, a, in)
+	want := []string{"2001:db8:a:c::/62", "2001:db8:a:8::/62", "2001:db8:a:4::/62"}
+	for i, w := range want {
+		got, err := pool.Allocate(fmt.Sprint("r", i))
+		if err != nil || got.String() != w {
+			t.Fatalf("allocation %d = %v, %v; want %s", i, got, err, w)
+		}
+	}
+	if _, err := pool.Allocate("full"); !errors.Is(err, ErrPoolFull) {
+		t.Fatalf("slot 0 holds lan0's /64, so the pool is full: %v", err)
+	}
+	pool.Release("r0")
+	if got, _ := pool.Allocate("again"); got.String() != want[0] {
+		t.Errorf("after releasing the top prefix got %v, want %s", got, want[0])
+	}
+	if err := pool.Reserve("r2", netip.MustParsePrefix("2001:db8:a:c::/62")); err == nil {
+		t.Error("reserved a prefix held by another client")
+	}
+}

@@ -1,14 +1,16 @@
-package dhcp4
+// Package ratelimit holds the per-client token buckets the LAN servers use
+// to answer a flooding client less often than a quiet one.
+package ratelimit
 
 import "time"
 
-// limiter is a token bucket per client identity. A client that has been
+// Limiter is a token bucket per client identity. A client that has been
 // quiet long enough to fill its bucket is the same as one never seen, so
 // full buckets are swept away when the table reaches its size; if a sweep
 // frees less than a quarter (a flood of made-up identities), the table is
 // cleared. Either way a sweep is paid for by the inserts since the last
 // one, and memory stays bounded.
-type limiter struct {
+type Limiter struct {
 	rate, burst float64
 	max         int
 	m           map[string]bucket
@@ -21,11 +23,12 @@ type bucket struct {
 
 const maxBuckets = 1 << 14
 
-func newLimiter(rate float64, burst int) *limiter {
-	return &limiter{rate: rate, burst: float64(burst), max: maxBuckets, m: make(map[string]bucket)}
+// New returns a Limiter refilling rate tokens a second, up to burst.
+func New(rate float64, burst int) *Limiter {
+	return &Limiter{rate: rate, burst: float64(burst), max: maxBuckets, m: make(map[string]bucket)}
 }
 
-func (l *limiter) refill(b *bucket, t int64) {
+func (l *Limiter) refill(b *bucket, t int64) {
 	if t > b.last {
 		b.tokens = min(l.burst, b.tokens+float64(t-b.last)*l.rate/1e9)
 	}
@@ -34,7 +37,8 @@ func (l *limiter) refill(b *bucket, t int64) {
 	b.last = t
 }
 
-func (l *limiter) allow(key string, now time.Time) bool {
+// Allow takes a token from key's bucket and reports whether there was one.
+func (l *Limiter) Allow(key string, now time.Time) bool {
 	t := now.UnixNano()
 	b, ok := l.m[key]
 	if ok {
@@ -53,7 +57,7 @@ func (l *limiter) allow(key string, now time.Time) bool {
 	return allowed
 }
 
-func (l *limiter) sweep(t int64) {
+func (l *Limiter) sweep(t int64) {
 	before := len(l.m)
 	for k, b := range l.m {
 		l.refill(&b, t)
