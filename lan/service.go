@@ -1,7 +1,9 @@
 // Package lan serves the LAN segments: it assigns each a /64 out of every
-// delegated prefix (lan/prefix), advertises them (lan/ra) and publishes the
-// assignment as a fact, from which the planner puts the router's own
-// addresses on the segments.
+// delegated prefix (lan/prefix), advertises them (lan/ra), runs their
+// DHCPv6 (lan/dhcp6) and DHCPv4 (lan/dhcp4) servers, and publishes the
+// assignment and the prefixes delegated to LAN routers as facts, from which
+// the planner puts the router's own addresses on the segments and routes
+// the delegated prefixes.
 package lan
 
 import (
@@ -25,9 +27,10 @@ import (
 	"cpe/cpe/state"
 	"cpe/cpe/store"
 	"cpe/lan/dhcp4"
+	"cpe/lan/dhcp6"
 	"cpe/lan/prefix"
 	"cpe/lan/ra"
-	"cpe/wan/dhcp6"
+	wandhcp6 "cpe/wan/dhcp6"
 	rawan "cpe/wan/ra"
 )
 
@@ -47,6 +50,7 @@ type Service struct {
 	drivers map[string]*ra.Driver
 	dhcp4   map[string]*dhcp4.Server
 	last    prefix.Plan
+	v6      dhcp6Servers
 }
 
 // Run plans prefixes and runs the advertisers until ctx ends; the
@@ -124,6 +128,7 @@ func (s *Service) Run(ctx context.Context) error {
 		}
 		s.Facts.Put(plan.KeyLANPlan, pl)
 		s.configureRAs(pl, now)
+		s.configureDHCP6(ctx, &wg, pl, now, log)
 		select {
 		case <-ctx.Done():
 			return nil
@@ -147,7 +152,7 @@ func (s *Service) input(ula netip.Prefix, now time.Time) prefix.Input {
 	}
 	snap := s.Facts.Snapshot()
 	for _, w := range s.Config.WAN {
-		l, ok := state.Get[dhcp6.Lease](snap, plan.KeyDHCP6(w.Name))
+		l, ok := state.Get[wandhcp6.Lease](snap, plan.KeyDHCP6(w.Name))
 		if !ok {
 			continue
 		}
@@ -169,8 +174,6 @@ func (s *Service) input(ula netip.Prefix, now time.Time) prefix.Input {
 func (s *Service) configureRAs(p prefix.Plan, now time.Time) {
 	snap := s.Facts.Snapshot()
 	defaultRoute := false
-	var dns []netip.Addr
-	var domains []string
 	for _, w := range s.Config.WAN {
 		if f, ok := state.Get[rawan.Facts](snap, plan.KeyRA(w.Name)); ok {
 			for _, r := range f.Routers {
@@ -178,28 +181,8 @@ func (s *Service) configureRAs(p prefix.Plan, now time.Time) {
 					defaultRoute = true
 				}
 			}
-			for _, d := range f.DNS {
-				if d.Expires.After(now) {
-					dns = appendNew(dns, d.Addr)
-				}
-			}
-		}
-		if l, ok := state.Get[dhcp6.Lease](snap, plan.KeyDHCP6(w.Name)); ok {
-			for _, a := range l.DNS {
-				dns = appendNew(dns, a)
-			}
-			for _, d := range l.Domains {
-				if !slices.Contains(domains, d) {
-					domains = append(domains, d)
-				}
-			}
 		}
 		if w.Static != nil {
-			for _, a := range w.Static.DNS {
-				if a.Is6() {
-					dns = appendNew(dns, a)
-				}
-			}
 			for _, r := range w.Static.Routes {
 				if r.Prefix.Addr().Is6() && r.Prefix.Bits() == 0 {
 					defaultRoute = true
@@ -207,8 +190,7 @@ func (s *Service) configureRAs(p prefix.Plan, now time.Time) {
 			}
 		}
 	}
-	// RDNSS carries only global addresses the hosts can reach.
-	dns = slices.DeleteFunc(dns, func(a netip.Addr) bool { return !a.Is6() || a.IsLinkLocalUnicast() })
+	dns, domains := uplinkDNS6(s.Config, snap, now)
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -241,6 +223,43 @@ func (s *Service) configureRAs(p prefix.Plan, now time.Time) {
 	}
 }
 
+// uplinkDNS6 lists the IPv6 DNS servers and search domains the uplinks
+// learned (DHCPv6, RAs) or were configured with, for the RAs' RDNSS and
+// DNSSL and for the DHCPv6 servers: unicast addresses hosts can reach, so
+// no link-local ones.
+func uplinkDNS6(cfg *config.Config, snap state.Snapshot, now time.Time) (dns []netip.Addr, domains []string) {
+	for _, w := range cfg.WAN {
+		if f, ok := state.Get[rawan.Facts](snap, plan.KeyRA(w.Name)); ok {
+			for _, d := range f.DNS {
+				if d.Expires.After(now) {
+					dns = appendNew(dns, d.Addr)
+				}
+			}
+		}
+		if l, ok := state.Get[wandhcp6.Lease](snap, plan.KeyDHCP6(w.Name)); ok {
+			for _, a := range l.DNS {
+				dns = appendNew(dns, a)
+			}
+			for _, d := range l.Domains {
+				if !slices.Contains(domains, d) {
+					domains = append(domains, d)
+				}
+			}
+		}
+		if w.Static != nil {
+			for _, a := range w.Static.DNS {
+				if a.Is6() {
+					dns = appendNew(dns, a)
+				}
+			}
+		}
+	}
+	dns = slices.DeleteFunc(dns, func(a netip.Addr) bool {
+		return !a.Is6() || a.Is4In6() || a.IsLinkLocalUnicast() || a.IsUnspecified() || a.IsMulticast()
+	})
+	return dns, domains
+}
+
 func appendNew(list []netip.Addr, a netip.Addr) []netip.Addr {
 	if slices.Contains(list, a) {
 		return list
@@ -261,6 +280,9 @@ type Status struct {
 	Plan   prefix.Plan
 	RA     map[string]ra.Status
 	Leases map[string][]dhcp4.Lease
+	// Leases6 are the DHCPv6 bindings by segment: addresses, delegated
+	// prefixes and the routes to them.
+	Leases6 map[string][]dhcp6.Lease
 }
 
 // Status returns the current plan and what each advertiser last sent.
@@ -274,6 +296,7 @@ func (s *Service) Status() Status {
 	for name, srv := range s.dhcp4 {
 		st.Leases[name] = srv.Snapshot(s.Now())
 	}
+	st.Leases6 = s.v6.snapshot(s.Now())
 	return st
 }
 

@@ -4,18 +4,21 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"text/tabwriter"
 	"time"
 
 	"cpe/cpe/console"
 	"cpe/lan"
+	"cpe/lan/dhcp6"
 )
 
 func (d *Daemon) lanCommands() []console.Command {
 	return []console.Command{
 		{Words: []string{"show", "lan"}, Help: "segments, their prefixes with lifetimes as advertised, stale prefixes, problems", Run: d.showLAN},
 		{Words: []string{"show", "ra"}, Help: "what was last advertised on each segment", Run: d.showRA},
-		{Words: []string{"show", "dhcp", "leases"}, Help: "DHCPv4 leases of every segment", Run: d.showLeases},
+		{Words: []string{"show", "dhcp", "leases"}, Help: "DHCPv4 leases and DHCPv6 bindings (addresses, delegated prefixes and their routes) of every segment", Run: d.showLeases},
 	}
 }
 
@@ -25,9 +28,10 @@ func (d *Daemon) showLeases(_ context.Context, _ *console.Session, _ []string, w
 		return err
 	}
 	now := d.opts.Now()
+	st := s.Status()
 	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
 	fmt.Fprintln(tw, "SEGMENT\tADDRESS\tMAC\tHOSTNAME\tSTATE\tEXPIRES")
-	for name, leases := range s.Status().Leases {
+	for name, leases := range st.Leases {
 		for _, l := range leases {
 			host := l.Hostname
 			if host == "" {
@@ -38,6 +42,37 @@ func (d *Daemon) showLeases(_ context.Context, _ *console.Session, _ []string, w
 				state += " (static)"
 			}
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", name, l.Address, l.MAC, host, state, ago(now, l.Expires))
+		}
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	return showLeases6(w, st.Leases6, now)
+}
+
+// showLeases6 lists the DHCPv6 bindings: an address per line for IA_NA, a
+// delegated prefix with the link-local address it is routed to for IA_PD.
+func showLeases6(w io.Writer, leases map[string][]dhcp6.Lease, now time.Time) error {
+	n := 0
+	for _, l := range leases {
+		n += len(l)
+	}
+	if n == 0 {
+		return nil
+	}
+	fmt.Fprintln(w)
+	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
+	fmt.Fprintln(tw, "SEGMENT\tDUID\tIAID\tADDRESS/PREFIX\tROUTE VIA\tSTATE\tEXPIRES")
+	for _, name := range slices.Sorted(maps.Keys(leases)) {
+		for _, l := range leases[name] {
+			what, via := l.Address.String(), "-"
+			if l.Prefix.IsValid() {
+				what = l.Prefix.String()
+				if l.State == dhcp6.Bound && l.Via.IsValid() {
+					via = l.Via.String()
+				}
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\n", name, l.DUID, l.IAID, what, via, l.State, ago(now, l.Valid))
 		}
 	}
 	return tw.Flush()

@@ -272,14 +272,28 @@ func RequireCommands(t Skipper, names ...string) {
 	}
 }
 
-// StartDHCPCD runs dhcpcd in the namespace with its lease database and
-// control socket on private tmpfs mounts (`ip netns exec` gives each command
-// its own mount namespace), so a lab client neither reads nor leaves leases
-// in the machine's /var/lib/dhcpcd. No hook script runs: the lab must not
-// touch the machine's resolv.conf. args follow the fixed options.
-func (n *Netns) StartDHCPCD(args ...string) *Proc {
+// StartDHCPCD runs dhcpcd in the namespace with config (dhcpcd.conf text;
+// "" for none) and its lease database and control socket on private tmpfs
+// mounts (`ip netns exec` gives each command its own mount namespace), so a
+// lab client neither reads nor leaves leases in the machine's
+// /var/lib/dhcpcd. No hook script runs: the lab must not touch the
+// machine's resolv.conf. args follow the fixed options.
+func (n *Netns) StartDHCPCD(config string, args ...string) *Proc {
 	n.lab.t.Helper()
+	conf := "/dev/null"
+	if config != "" {
+		f, err := os.CreateTemp("", "cpe-dhcpcd-*.conf")
+		if err != nil {
+			n.lab.t.Fatalf("lab: %v", err)
+		}
+		n.lab.t.Cleanup(func() { os.Remove(f.Name()) })
+		if _, err := f.WriteString(config); err != nil {
+			n.lab.t.Fatalf("lab: %v", err)
+		}
+		f.Close()
+		conf = f.Name()
+	}
 	script := "set -e; for d in /var/lib/dhcpcd /run/dhcpcd; do mkdir -p $d; mount -t tmpfs tmpfs $d; done; " +
-		`exec dhcpcd --nobackground --config /dev/null --script /bin/true "$@"`
-	return n.Start(append([]string{"sh", "-c", script, "dhcpcd"}, args...)...)
+		`exec dhcpcd --nobackground --config "$0" --script /bin/true "$@"`
+	return n.Start(append([]string{"sh", "-c", script, conf}, args...)...)
 }

@@ -220,7 +220,7 @@ func TestLANHost(t *testing.T) {
 			t.Fatalf("no DHCPv4 lease and delegated prefix within 90 s:\n%s\n%s", out, command(t, v, "show log 40"))
 		}
 	}
-	host.StartDHCPCD("--ipv4only", "--noipv4ll", std.HostDev)
+	host.StartDHCPCD("", "--ipv4only", "--noipv4ll", std.HostDev)
 	var v4, v6 string
 	for deadline := time.Now().Add(60 * time.Second); (v4 == "" || v6 == "") && time.Now().Before(deadline); time.Sleep(time.Second) {
 		addrs := host.Run("ip", "addr", "show", "dev", std.HostDev, "scope", "global", "-tentative")
