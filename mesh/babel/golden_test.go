@@ -91,10 +91,10 @@ var goldenCases = []struct {
 		"0a 11 01 18 0102 40 00 0102030405060708 c00002"},
 	{"seqno_request_source", []TLV{SeqnoRequest{Seqno: 1, HopCount: 2, RouterID: rid2, Prefix: mp("2001:db8::/32"), Source: mp("2001:db8:5::/48")}}, ""},
 	{"pc", []TLV{PC{PC: 42, Index: []byte("idx1")}},
-		// RFC 8967 6.1: type 15, length, 32-bit PC, index.
-		"0f 08 0000002a 69647831"},
-	{"challenge_request", []TLV{ChallengeRequest{Nonce: []byte{1, 2, 3, 4, 5, 6, 7, 8}}}, "11 08 0102030405060708"},
-	{"challenge_reply", []TLV{ChallengeReply{Nonce: []byte{1, 2, 3, 4, 5, 6, 7, 8}}}, "12 08 0102030405060708"},
+		// RFC 8967 6.2: type 17, length, 32-bit PC, index.
+		"11 08 0000002a 69647831"},
+	{"challenge_request", []TLV{ChallengeRequest{Nonce: []byte{1, 2, 3, 4, 5, 6, 7, 8}}}, "12 08 0102030405060708"},
+	{"challenge_reply", []TLV{ChallengeReply{Nonce: []byte{1, 2, 3, 4, 5, 6, 7, 8}}}, "13 08 0102030405060708"},
 }
 
 func TestGolden(t *testing.T) {

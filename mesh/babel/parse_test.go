@@ -138,7 +138,7 @@ func TestParseIgnored(t *testing.T) {
 		{"source prefix on wildcard request", "09 05 00 00 80 01 08", 0, "wildcard"},
 		{"Next Hop AE 0", "07 02 00 00", 0, "AE 0"},
 		{"HMAC in body", "10 02 0102", 0, "HMAC TLV in the body"},
-		{"overlong PC index", "0f 25 00000001 " + strings.Repeat("00", 33), 0, "bad length"},
+		{"overlong PC index", "11 25 00000001 " + strings.Repeat("00", 33), 0, "bad length"},
 		{"unknown AE", "09 02 07 00", 0, "unknown address encoding 7"},
 		{"AE 3 prefix", "09 0a 03 40 0000000000000000", 0, "AE 3"},
 		{"wildcard seqno request", "0a 0e 00 00 0001 02 00 0102030405060708", 0, "wildcard"},
@@ -193,5 +193,27 @@ func TestParseTrailer(t *testing.T) {
 	if len(p.Ignored) != 2 || !strings.Contains(p.Ignored[0].Reason, "not allowed in the trailer") ||
 		!strings.Contains(p.Ignored[1].Reason, "truncated") {
 		t.Errorf("ignored %+v", p.Ignored)
+	}
+}
+
+// TestBabeldHMACPacket is a multicast Hello babeld 1.12.1 sent with an
+// HMAC-SHA256 key, captured on the wire: the PC TLV is type 17 and the
+// MAC covers the pseudo-header of RFC 8967 section 4.1.
+func TestBabeldHMACPacket(t *testing.T) {
+	pkt := hexb(t, "2a02 0016 0406 0000 abba 0064 110c 0000 0007 7165 7206 24cf 346c"+
+		"1020 6bd7 9ed7 03bc 98df a6d5 b6a3 af32 e367 8b55 5eb2 62d3 cce9 f2f9 b204 eb5d 9a91")
+	p := mustParse(t, pkt)
+	want := []TLV{
+		Hello{Seqno: 0xabba, Interval: 100},
+		PC{PC: 7, Index: hexb(t, "7165720624cf346c")},
+	}
+	equalTLVs(t, p.TLVs, want)
+	if len(p.Ignored) != 0 || len(p.MACs) != 1 {
+		t.Fatalf("ignored %+v, %d MACs", p.Ignored, len(p.MACs))
+	}
+	src := netip.MustParseAddrPort("[fe80::b827:20ff:fe0c:abe4]:6696")
+	dst := netip.MustParseAddrPort("[ff02::1:6]:6696")
+	if !VerifyHMACSHA256([]byte("0123456789abcdef0123456789abcdef"), src, dst, p) {
+		t.Error("babeld's MAC does not verify")
 	}
 }

@@ -29,10 +29,10 @@ const (
 	TypeUpdate           Type = 8
 	TypeRouteRequest     Type = 9
 	TypeSeqnoRequest     Type = 10
-	TypePC               Type = 15
 	TypeHMAC             Type = 16
-	TypeChallengeRequest Type = 17
-	TypeChallengeReply   Type = 18
+	TypePC               Type = 17
+	TypeChallengeRequest Type = 18
+	TypeChallengeReply   Type = 19
 )
 
 // Sub-TLV type codes. Types with the 0x80 bit set are mandatory: a TLV

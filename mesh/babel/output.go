@@ -1,0 +1,343 @@
+package babel
+
+import (
+	"encoding/binary"
+	"net/netip"
+	"slices"
+)
+
+// Everything a call decides to send is queued per (interface, destination)
+// and packed into datagrams when the call ends, so that one event gives as
+// few packets as possible. Updates are queued by key and resolved at that
+// moment from the current table, as babeld does: what goes out is always
+// the latest state.
+
+type outKey struct {
+	ifname string
+	dst    netip.Addr
+}
+
+type outQueue struct {
+	ifc     *iface
+	dst     netip.Addr
+	hello   *Hello
+	ihus    []*neighbour
+	tlvs    []TLV
+	updates []routeKey
+	seen    map[routeKey]bool
+	dump    bool
+}
+
+func (q *outQueue) addUpdate(k routeKey) {
+	if q.seen == nil {
+		q.seen = map[routeKey]bool{}
+	}
+	if !q.seen[k] {
+		q.seen[k] = true
+		q.updates = append(q.updates, k)
+	}
+}
+
+func (e *Engine) queue(ifc *iface, dst netip.Addr) *outQueue {
+	k := outKey{ifc.cfg.Name, dst}
+	q := e.queues[k]
+	if q == nil {
+		q = &outQueue{ifc: ifc, dst: dst}
+		e.queues[k] = q
+	}
+	return q
+}
+
+func (e *Engine) queueTLV(ifc *iface, dst netip.Addr, t TLV) {
+	q := e.queue(ifc, dst)
+	q.tlvs = append(q.tlvs, t)
+}
+
+// queueIfaceTLV sends t to every neighbour on ifc: to the group, or to
+// each of them on a unicast interface.
+func (e *Engine) queueIfaceTLV(ifc *iface, t TLV) {
+	if !ifc.cfg.Unicast {
+		e.queueTLV(ifc, MulticastGroup, t)
+		return
+	}
+	for _, n := range e.ifaceNeighbours(ifc) {
+		e.queueTLV(ifc, n.addr, t)
+	}
+}
+
+func (e *Engine) queueUpdate(ifc *iface, k routeKey) {
+	if !ifc.cfg.Unicast {
+		e.queue(ifc, MulticastGroup).addUpdate(k)
+		return
+	}
+	for _, n := range e.ifaceNeighbours(ifc) {
+		e.queue(ifc, n.addr).addUpdate(k)
+	}
+}
+
+func (e *Engine) queueDumpIface(ifc *iface) {
+	if !ifc.cfg.Unicast {
+		e.queue(ifc, MulticastGroup).dump = true
+		return
+	}
+	for _, n := range e.ifaceNeighbours(ifc) {
+		e.queue(ifc, n.addr).dump = true
+	}
+}
+
+func (e *Engine) upIfaces() []*iface {
+	var out []*iface
+	for _, ifc := range e.ifaces {
+		if ifc.up {
+			out = append(out, ifc)
+		}
+	}
+	slices.SortFunc(out, func(a, b *iface) int {
+		switch {
+		case a.cfg.Name < b.cfg.Name:
+			return -1
+		case a.cfg.Name > b.cfg.Name:
+			return 1
+		}
+		return 0
+	})
+	return out
+}
+
+func (e *Engine) ownKeys() []routeKey {
+	ks := make([]routeKey, 0, len(e.own))
+	for k := range e.own {
+		ks = append(ks, k)
+	}
+	slices.SortFunc(ks, compareKeys)
+	return ks
+}
+
+// sendHello sends the interface's multicast Hello with the IHUs that go
+// with it: all of them every third Hello, the marginal neighbours' each
+// time (babeld's schedule), and on a unicast interface a unicast Hello to
+// each neighbour as well.
+func (e *Engine) sendHello(ifc *iface) {
+	q := e.queue(ifc, MulticastGroup)
+	if q.hello != nil {
+		return // two Hellos in one packet would count as one
+	}
+	ifc.helloSeqno++
+	ifc.helloCount++
+	iv := centiseconds(ifc.cfg.HelloInterval)
+	q.hello = &Hello{Seqno: ifc.helloSeqno, Interval: iv}
+	ifc.nextHello = e.now.Add(e.jitter(ifc.cfg.HelloInterval))
+	full := ifc.helloCount%3 == 0
+	for _, n := range e.ifaceNeighbours(ifc) {
+		if ifc.cfg.Unicast {
+			uq := e.queue(ifc, n.addr)
+			if uq.hello == nil {
+				n.uhelloSeqno++
+				uq.hello = &Hello{Flags: HelloUnicast, Seqno: n.uhelloSeqno, Interval: iv}
+			}
+		}
+		if full || n.mc.reach&0xF000 != 0xF000 || n.txcost >= 384 {
+			e.queueIHU(n)
+		}
+	}
+}
+
+// queueIHU queues an IHU for n; it is written when the queue is flushed,
+// with the rxcost of that moment.
+func (e *Engine) queueIHU(n *neighbour) {
+	dst := MulticastGroup
+	if n.ifc.cfg.Unicast {
+		dst = n.addr
+	}
+	q := e.queue(n.ifc, dst)
+	if !slices.Contains(q.ihus, n) {
+		q.ihus = append(q.ihus, n)
+	}
+}
+
+func (e *Engine) tickInterfaces() {
+	for _, ifc := range e.upIfaces() {
+		if !e.now.Before(ifc.nextHello) {
+			e.sendHello(ifc)
+		}
+		if !e.now.Before(ifc.nextUpdate) {
+			e.queueDumpIface(ifc)
+			ifc.nextUpdate = e.now.Add(e.jitter(ifc.cfg.UpdateInterval))
+		}
+	}
+}
+
+// flushQueues packs every queue into datagrams.
+func (e *Engine) flushQueues() {
+	if len(e.queues) == 0 {
+		return
+	}
+	keys := make([]outKey, 0, len(e.queues))
+	for k := range e.queues {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b outKey) int {
+		switch {
+		case a.ifname < b.ifname:
+			return -1
+		case a.ifname > b.ifname:
+			return 1
+		}
+		return a.dst.Compare(b.dst)
+	})
+	for _, k := range keys {
+		q := e.queues[k]
+		if !q.ifc.up {
+			continue
+		}
+		var tlvs []TLV
+		if q.hello != nil {
+			tlvs = append(tlvs, *q.hello)
+		}
+		for _, n := range q.ihus {
+			if e.neighs[neighKey{n.ifc.cfg.Name, n.addr}] != n {
+				continue // flushed meanwhile
+			}
+			tlvs = append(tlvs, IHU{Rxcost: n.rxcost, Interval: centiseconds(3 * n.ifc.cfg.HelloInterval), Address: n.addr})
+		}
+		tlvs = append(tlvs, q.tlvs...)
+		tlvs = append(tlvs, e.updateTLVs(q)...)
+		e.emit(q.ifc, q.dst, tlvs)
+	}
+	clear(e.queues)
+}
+
+// updateTLVs resolves the queued updates of q into Update TLVs, in an
+// order that compresses well: by router-id, IPv6 first, then prefix.
+func (e *Engine) updateTLVs(q *outQueue) []TLV {
+	keys := q.updates
+	if q.dump {
+		keys = keys[:0:0]
+		keys = append(keys, e.ownKeys()...)
+		// Map order: the updates are sorted below.
+		for _, d := range e.dests {
+			if _, ok := e.own[d.key]; ok {
+				continue
+			}
+			if (d.selected != nil && d.selected.metric() != Infinity) || !d.retractUntil.IsZero() {
+				keys = append(keys, d.key)
+			}
+		}
+	}
+	if len(keys) == 0 {
+		return nil
+	}
+	iv := centiseconds(q.ifc.cfg.UpdateInterval)
+	ups := make([]Update, 0, len(keys))
+	for _, k := range keys {
+		u := Update{Interval: iv, Prefix: k.prefix, Source: k.src}
+		if a, ok := e.own[k]; ok {
+			u.RouterID, u.Seqno, u.Metric = e.rid, e.seqno, a.Metric
+		} else if d := e.dests[k]; d != nil && d.selected != nil && d.selected.metric() != Infinity {
+			r := d.selected
+			m := r.metric()
+			if e.satisfies(k, r.rid, r.seqno) {
+				delete(e.requests, k)
+			}
+			if r.neigh.ifc == q.ifc && (q.ifc.cfg.Type == Wired || r.neigh.addr == q.dst) {
+				// Split horizon: on a wired link everyone heard the
+				// neighbour we learned this from, and a neighbour never
+				// needs its own routes back.
+				continue
+			}
+			e.updateSource(r.rid, k, r.seqno, m)
+			u.RouterID, u.Seqno, u.Metric = r.rid, r.seqno, m
+		} else {
+			u.RouterID, u.Seqno, u.Metric = e.rid, e.seqno, Infinity
+		}
+		if k.prefix.Addr().Is4() {
+			if q.ifc.cfg.IPv4.IsValid() {
+				u.NextHop = q.ifc.cfg.IPv4
+			} else {
+				u.V4ViaV6 = true
+			}
+		}
+		ups = append(ups, u)
+	}
+	slices.SortStableFunc(ups, func(a, b Update) int {
+		if c := slices.Compare(a.RouterID[:], b.RouterID[:]); c != 0 {
+			return c
+		}
+		if a4, b4 := a.Prefix.Addr().Is4(), b.Prefix.Addr().Is4(); a4 != b4 {
+			if b4 {
+				return -1
+			}
+			return 1
+		}
+		return compareKeys(routeKey{a.Prefix, a.Source}, routeKey{b.Prefix, b.Source})
+	})
+	out := make([]TLV, len(ups))
+	for i, u := range ups {
+		out[i] = u
+	}
+	return out
+}
+
+// ipUDPHeaders is what IPv6 and UDP add to a Babel packet.
+const ipUDPHeaders = 40 + 8
+
+// emit packs tlvs into packets for dst and, on an authenticated
+// interface, gives each its packet counter and MACs (RFC 8967 4.2).
+func (e *Engine) emit(ifc *iface, dst netip.Addr, tlvs []TLV) {
+	if len(tlvs) == 0 {
+		return
+	}
+	size := ifc.cfg.MTU - ipUDPHeaders
+	if ifc.auth() {
+		size -= 2 + 4 + indexLen + len(ifc.cfg.Keys)*(2+32)
+	}
+	b := NewBuilder(size)
+	for _, t := range tlvs {
+		if err := b.Add(t); err != nil {
+			e.counters.EncodeErrors++
+			e.log.Debug("cannot encode", "interface", ifc.cfg.Name, "err", err)
+		}
+	}
+	for _, p := range b.Packets() {
+		if ifc.auth() {
+			p = e.seal(ifc, dst, p)
+			if p == nil {
+				continue
+			}
+		}
+		e.out = append(e.out, Datagram{Interface: ifc.cfg.Name, Dst: dst, Data: p})
+		e.counters.PacketsOut++
+		e.counters.BytesOut += uint64(len(p))
+	}
+}
+
+// seal puts a PC TLV at the head of the body and one HMAC per key in the
+// trailer.
+func (e *Engine) seal(ifc *iface, dst netip.Addr, p []byte) []byte {
+	if ifc.pc == 0xFFFFFFFF {
+		// The counter must never repeat under an index: take a new one.
+		if err := e.newIndex(ifc); err != nil {
+			e.log.Warn("no packet counter index", "interface", ifc.cfg.Name, "err", err)
+			return nil
+		}
+	}
+	pc := append([]byte{byte(TypePC), byte(4 + len(ifc.index))}, binary.BigEndian.AppendUint32(nil, ifc.pc)...)
+	pc = append(pc, ifc.index...)
+	ifc.pc++
+	body := make([]byte, 0, len(p)+len(pc)+len(ifc.cfg.Keys)*34)
+	body = append(body, p[:HeaderLen]...)
+	body = append(body, pc...)
+	body = append(body, p[HeaderLen:]...)
+	binary.BigEndian.PutUint16(body[2:], uint16(len(body)-HeaderLen))
+	keys := make([][]byte, len(ifc.cfg.Keys))
+	for i, k := range ifc.cfg.Keys {
+		keys[i] = k.Secret
+	}
+	out, err := SignHMACSHA256(body,
+		netip.AddrPortFrom(ifc.addr, Port), netip.AddrPortFrom(dst, Port), keys...)
+	if err != nil {
+		e.counters.EncodeErrors++
+		return nil
+	}
+	return out
+}
