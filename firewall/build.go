@@ -23,6 +23,11 @@ type Input struct {
 	Uplinks    []Uplink
 	LANs       []Segment
 	Downstream []Delegation
+	// Mesh are the interfaces Babel runs on, towards neighbouring boxes:
+	// Babel itself is let in from link-local sources, traffic between
+	// neighbours is routed through, the LANs reach the neighbours, and the
+	// neighbours reach a LAN as the uplinks do (stateful, open, pinholes).
+	Mesh []string
 	// Own are prefixes delegated to the box; a packet arriving from an
 	// uplink with one of them as source is spoofed.
 	Own      []netip.Prefix
@@ -138,6 +143,10 @@ func Build(in Input) Ruleset {
 		}
 	}
 	own6 = append(own6, in.Own...)
+	var mesh []Element
+	for _, m := range in.Mesh {
+		mesh = append(mesh, Element{Ifname: m})
+	}
 	var segs []segSets
 	seenSeg := map[string]int{}
 	for _, s := range in.LANs {
@@ -194,6 +203,7 @@ func Build(in Input) Ruleset {
 	f.Sets = []Set{
 		{Name: "uplinks", Type: SetIfname, Elements: dedupIf(uplinks)},
 		{Name: "lans", Type: SetIfname, Elements: dedupIf(lans)},
+		{Name: "mesh", Type: SetIfname, Elements: dedupIf(mesh)},
 		{Name: "own_v6", Type: SetIPv6, Elements: prefixElements(own6)},
 		{Name: "own_v4", Type: SetIPv4, Elements: prefixElements(own4)},
 		{Name: "bogons_v6", Type: SetIPv6, Elements: prefixElements(bog6)},
@@ -304,6 +314,7 @@ func dropTo(comment, reason string, match ...Stmt) Rule {
 var (
 	fromUplink = ifaceMatch{Set: "uplinks"}
 	fromLAN    = ifaceMatch{Set: "lans"}
+	fromMesh   = ifaceMatch{Set: "mesh"}
 	linkLocal  = addrMatch{V6: true, Prefix: netip.MustParsePrefix("fe80::/10")}
 	icmp6Err   = icmpMatch{V6: true, Types: []uint8{1, 2, 3, 4}}
 )
@@ -325,6 +336,7 @@ func inputRules() []Rule {
 		rule("DHCPv6 client", Accept, fromUplink, nfprotoMatch{V6: true}, udpMatch{547, 546}),
 		rule("DHCPv4 server", Accept, fromLAN, nfprotoMatch{}, udpMatch{0, 67}),
 		rule("DHCPv6 server", Accept, fromLAN, nfprotoMatch{V6: true}, udpMatch{0, 547}),
+		rule("Babel (RFC 8966) from neighbours on-link", Accept, fromMesh, linkLocal, udpMatch{0, 6696}),
 		dropTo("", ReasonInput),
 	}
 }
@@ -353,15 +365,24 @@ func forwardRules(flow bool, segs []segSets) []Rule {
 	rs = append(rs,
 		dropTo("RFC 6092 REC-5", ReasonSpoofUplink, fromUplink, addrMatch{V6: true, Set: "own_v6"}),
 		dropTo("", ReasonSpoofUplink, fromUplink, addrMatch{Set: "own_v4"}),
+		dropTo("our prefixes live on our LANs", ReasonSpoofUplink, fromMesh, addrMatch{V6: true, Set: "own_v6"}),
 		dropTo("RFC 6092 REC-3, REC-4", ReasonBogon, fromUplink, addrMatch{V6: true, Set: "bogons_v6"}),
 		dropTo("", ReasonBogon, fromUplink, addrMatch{Set: "bogons_v4"}),
 		rule("", Accept, fromLAN, ifaceMatch{Out: true, Set: "uplinks"}),
 		rule("", Accept, fromLAN, ifaceMatch{Out: true, Set: "lans"}),
-		rule("RFC 4890 4.3.1, RFC 6092 REC-10", Accept, fromUplink, icmp6Err),
-		rule("RFC 6092 REC-48: pinholes", Accept, fromUplink, pinholeMatch{"pinholes"}),
-		rule("RFC 6092 transparent mode", Accept, fromUplink, addrMatch{V6: true, Dst: true, Set: "open_v6"}),
-		rule("", Accept, fromUplink, addrMatch{Dst: true, Set: "open_v4"}),
-		dropTo("RFC 6092 REC-11: no unsolicited inbound", ReasonInbound, fromUplink),
+		rule("", Accept, fromLAN, ifaceMatch{Out: true, Set: "mesh"}),
+		rule("routed between neighbours", Accept, fromMesh, ifaceMatch{Out: true, Set: "mesh"}),
+	)
+	for _, from := range []ifaceMatch{fromUplink, fromMesh} {
+		rs = append(rs,
+			rule("RFC 4890 4.3.1, RFC 6092 REC-10", Accept, from, icmp6Err),
+			rule("RFC 6092 REC-48: pinholes", Accept, from, pinholeMatch{"pinholes"}),
+			rule("RFC 6092 transparent mode", Accept, from, addrMatch{V6: true, Dst: true, Set: "open_v6"}),
+			rule("", Accept, from, addrMatch{Dst: true, Set: "open_v4"}),
+			dropTo("RFC 6092 REC-11: no unsolicited inbound", ReasonInbound, from),
+		)
+	}
+	rs = append(rs,
 		dropTo("", ReasonForward),
 	)
 	return rs

@@ -36,6 +36,7 @@ var configs = []struct {
 			{Interface: "lan1", IPv6: []netip.Prefix{pfx("2001:db8:1:2::/64")}, Mode: Open},
 		},
 		Downstream: []Delegation{{Interface: "lan0", Prefix: pfx("2001:db8:1:f0::/62")}},
+		Mesh:       []string{"mesh0"},
 		Own:        []netip.Prefix{pfx("2001:db8:1::/56"), pfx("2001:db8:2::/56")},
 		Pinholes: []Pinhole{
 			{Name: "games", Prefix: pfx("2001:db8:1:1::/64"), Protocol: "udp", Ports: []PortRange{{6000, 6010}}},

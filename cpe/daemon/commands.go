@@ -31,7 +31,7 @@ func (d *Daemon) commands() []console.Command {
 		{Words: []string{"show", "routes"}, Help: "routes of every table, both families", Run: writer(kernel.WriteRoutes)},
 		{Words: []string{"reboot"}, Modes: op, Help: "restart the device", Run: d.power("reboot", d.opts.Reboot)},
 		{Words: []string{"poweroff"}, Modes: op, Help: "switch the device off", Run: d.power("poweroff", d.opts.Poweroff)},
-	}, slices.Concat(d.wanCommands(), d.lanCommands(), d.firewallCommands())...)
+	}, slices.Concat(d.wanCommands(), d.lanCommands(), d.firewallCommands(), d.meshCommands())...)
 }
 
 func writer(f func(io.Writer) error) func(context.Context, *console.Session, []string, io.Writer) error {

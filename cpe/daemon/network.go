@@ -14,6 +14,7 @@ import (
 	"cpe/cpe/supervisor"
 	"cpe/firewall"
 	"cpe/lan"
+	"cpe/mesh/router"
 	"cpe/wan"
 )
 
@@ -51,6 +52,7 @@ type network struct {
 	lastPlan  kernel.Desired
 	lastErr   error
 	fw        firewallStatus
+	mesh      *router.Router
 }
 
 func newNetwork() *network {
@@ -118,6 +120,17 @@ func (d *Daemon) networkSpecs(cfg *config.Config) []supervisor.Spec {
 				d.net.mu.Unlock()
 				return s
 			},
+		})
+	}
+	if len(cfg.Mesh.Interfaces) > 0 {
+		specs = append(specs, supervisor.Spec{
+			Name: "mesh",
+			Key: struct {
+				Mesh config.Mesh
+				LAN  []config.LAN
+				WAN  []config.WAN
+			}{cfg.Mesh, cfg.LAN, cfg.WAN},
+			New: func() supervisor.Component { return meshComponent{d, cfg} },
 		})
 	}
 	specs = append(specs, supervisor.Spec{

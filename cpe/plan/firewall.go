@@ -58,6 +58,9 @@ func Firewall(cfg *config.Config, facts state.Snapshot, now time.Time) firewall.
 		}
 		in.LANs = append(in.LANs, s)
 	}
+	for _, mi := range cfg.Mesh.Interfaces {
+		in.Mesh = append(in.Mesh, mi.Interface)
+	}
 	delegated, _ := state.Get[[]Delegated](facts, KeyLANDelegated)
 	for _, x := range delegated {
 		if x.Valid.After(now) && x.Prefix.IsValid() {

@@ -15,6 +15,7 @@ import (
 	"cpe/cpe/kernel"
 	"cpe/cpe/state"
 	"cpe/lan/prefix"
+	"cpe/mesh/babel"
 	"cpe/wan/dhcp4"
 	"cpe/wan/dhcp6"
 	"cpe/wan/ra"
@@ -76,6 +77,8 @@ func Kernel(cfg *config.Config, facts state.Snapshot, now time.Time) kernel.Desi
 		planSegment(&d, l, lanPlan, facts, now)
 	}
 	planVirtual(&d, cfg)
+	meshRoutes, _ := state.Get[[]babel.InstalledRoute](facts, KeyMeshRoutes)
+	planMesh(&d, cfg, meshRoutes)
 	delegated, _ := state.Get[[]Delegated](facts, KeyLANDelegated)
 	planDelegated(&d, delegated, now)
 	dedupe(&d)

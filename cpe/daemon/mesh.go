@@ -1,0 +1,225 @@
+package daemon
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"text/tabwriter"
+
+	"cpe/cpe/config"
+	"cpe/cpe/console"
+	"cpe/cpe/plan"
+	"cpe/mesh/babel"
+	"cpe/mesh/router"
+)
+
+// meshComponent runs the Babel router on the configured interfaces: it
+// announces what the plan says (re-announcing whenever the facts change)
+// and publishes the routes Babel selects, which the planner installs.
+type meshComponent struct {
+	d   *Daemon
+	cfg *config.Config
+}
+
+func (m meshComponent) Run(ctx context.Context) error {
+	d := m.d
+	log := d.opts.Logger.With("component", "mesh")
+	opts, err := router.Options(m.cfg.Mesh)
+	if err != nil {
+		return fmt.Errorf("mesh: %w", err)
+	}
+	dir := filepath.Join(d.opts.StateDir, "mesh")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("mesh: %w", err)
+	}
+	file := filepath.Join(dir, "babel.json")
+	if opts.State, err = router.LoadState(file); err != nil {
+		// A forgotten seqno is recovered from the neighbours (see
+		// mesh/babel); a wrong one must not stop routing.
+		log.Error("unreadable Babel state; starting afresh", "file", file, "err", err)
+	}
+	opts.Announce = plan.MeshAnnouncements(m.cfg, d.facts.Snapshot(), d.opts.Now())
+	var ifnames []string
+	for _, mi := range m.cfg.Mesh.Interfaces {
+		ifnames = append(ifnames, mi.Interface)
+	}
+	nw, err := router.ListenLinux(ifnames)
+	if err != nil {
+		return fmt.Errorf("mesh: %w", err)
+	}
+	r, err := router.New(router.Config{
+		Options: opts, Net: nw, SaveState: router.StateSaver(file), Logger: d.opts.Logger,
+		Routes: func(rs []babel.InstalledRoute) { d.facts.Put(plan.KeyMeshRoutes, rs) },
+	})
+	if err != nil {
+		nw.Close()
+		return fmt.Errorf("mesh: %w", err)
+	}
+	d.net.mu.Lock()
+	d.net.mesh = r
+	d.net.mu.Unlock()
+	defer func() {
+		d.net.mu.Lock()
+		if d.net.mesh == r {
+			d.net.mesh = nil
+		}
+		d.net.mu.Unlock()
+		d.facts.Delete(plan.KeyMeshRoutes)
+	}()
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		m.announce(ctx, r, opts.Announce, log)
+	}()
+	err = r.Run(ctx)
+	cancel()
+	<-done
+	return err
+}
+
+// announce re-announces whenever the facts change what the box has to offer.
+func (m meshComponent) announce(ctx context.Context, r *router.Router, last []babel.Announcement, log *slog.Logger) {
+	wake, unsub := m.d.facts.Subscribe()
+	defer unsub()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-wake:
+		}
+		as := plan.MeshAnnouncements(m.cfg, m.d.facts.Snapshot(), m.d.opts.Now())
+		if slices.Equal(as, last) {
+			continue
+		}
+		if err := r.SetAnnouncements(as); err != nil {
+			log.Error("announcements refused", "err", err)
+			continue
+		}
+		last = as
+	}
+}
+
+func (d *Daemon) meshRouter() (*router.Router, error) {
+	d.net.mu.Lock()
+	defer d.net.mu.Unlock()
+	if d.net.mesh == nil {
+		return nil, fmt.Errorf("mesh: not running (no mesh.interfaces configured, or it failed: see show components)")
+	}
+	return d.net.mesh, nil
+}
+
+func (d *Daemon) meshCommands() []console.Command {
+	return []console.Command{
+		{Words: []string{"show", "mesh"}, Help: "mesh links: Babel interfaces and the neighbours on them with their costs", Run: d.showMesh},
+		{Words: []string{"show", "babel", "neighbours"}, Help: "Babel neighbours: reachability, rxcost, txcost, link cost", Run: d.showBabelNeighbours},
+		{Words: []string{"show", "babel", "routes"}, Help: "Babel routes, installed and not: metric, seqno, source prefix, next hop", Run: d.showBabelRoutes},
+		{Words: []string{"show", "babel", "interfaces"}, Help: "Babel interfaces: state, intervals, keys, packet counters", Run: d.showBabelInterfaces},
+	}
+}
+
+func (d *Daemon) showMesh(ctx context.Context, s *console.Session, args []string, w io.Writer) error {
+	r, err := d.meshRouter()
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "router-id %s\n", r.RouterID())
+	for _, ifc := range r.Interfaces() {
+		state := "down"
+		if ifc.Up {
+			state = "up " + ifc.Address.String()
+		}
+		fmt.Fprintf(w, "link %s (%s): %s, %d neighbours\n", ifc.Name, ifc.Type, state, ifc.Neighbours)
+	}
+	return d.showBabelNeighbours(ctx, s, args, w)
+}
+
+func (d *Daemon) showBabelNeighbours(_ context.Context, _ *console.Session, _ []string, w io.Writer) error {
+	r, err := d.meshRouter()
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
+	fmt.Fprintln(tw, "INTERFACE\tNEIGHBOUR\tREACH\tRXCOST\tTXCOST\tLINKCOST\tCOST\tAUTH")
+	for _, n := range r.Neighbours() {
+		link := "-"
+		if n.LinkCost != 0 {
+			link = fmt.Sprint(n.LinkCost)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%016b\t%d\t%d\t%s\t%d\t%v\n", n.Interface, n.Address, n.Reach, n.RxCost, n.TxCost, link, n.Cost, n.Authenticated)
+	}
+	return tw.Flush()
+}
+
+func (d *Daemon) showBabelRoutes(_ context.Context, _ *console.Session, _ []string, w io.Writer) error {
+	r, err := d.meshRouter()
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
+	fmt.Fprintln(tw, "PREFIX\tFROM\tMETRIC\tSEQNO\tROUTER-ID\tNEXT HOP\tSTATE")
+	for _, rt := range r.Routes() {
+		from := "-"
+		if rt.Source.IsValid() && rt.Source.Bits() > 0 {
+			from = rt.Source.String()
+		}
+		via, state := "-", "feasible"
+		switch {
+		case rt.Own:
+			state = "announced"
+		case rt.Selected:
+			state = "installed"
+		case !rt.Feasible:
+			state = "unfeasible"
+		}
+		if rt.NextHop.IsValid() {
+			via = rt.NextHop.String() + " dev " + rt.Interface
+		}
+		metric := fmt.Sprint(rt.Metric)
+		if rt.Metric == babel.Infinity {
+			metric = "infinity"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\n", rt.Prefix, from, metric, rt.Seqno, rt.RouterID, via, state)
+	}
+	return tw.Flush()
+}
+
+func (d *Daemon) showBabelInterfaces(_ context.Context, _ *console.Session, _ []string, w io.Writer) error {
+	r, err := d.meshRouter()
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
+	fmt.Fprintln(tw, "INTERFACE\tTYPE\tSTATE\tHELLO\tUPDATE\tRXCOST\tKEYS\tNEIGHBOURS")
+	for _, ifc := range r.Interfaces() {
+		state := "down"
+		if ifc.Up {
+			state = "up"
+		}
+		keys := "none"
+		if len(ifc.Keys) > 0 {
+			keys = fmt.Sprint(ifc.Keys)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%d\n", ifc.Name, ifc.Type, state, ifc.HelloInterval, ifc.UpdateInterval, ifc.RxCost, keys, ifc.Neighbours)
+	}
+	tw.Flush()
+	c := r.Counters()
+	fmt.Fprintf(w, "packets in %d (%d bytes), out %d (%d bytes); TLVs ignored %d, updates refused %d, unfeasible %d\n",
+		c.PacketsIn, c.BytesIn, c.PacketsOut, c.BytesOut, c.TLVsIgnored, c.UpdatesRefused, c.UnfeasibleUpdates)
+	reasons := make([]string, 0, len(c.Dropped))
+	for reason := range c.Dropped {
+		reasons = append(reasons, string(reason))
+	}
+	sort.Strings(reasons)
+	for _, reason := range reasons {
+		fmt.Fprintf(w, "dropped %s: %d\n", reason, c.Dropped[babel.DropReason(reason)])
+	}
+	return nil
+}

@@ -1,0 +1,134 @@
+package plan
+
+import (
+	"net/netip"
+	"time"
+
+	"cpe/cpe/config"
+	"cpe/cpe/kernel"
+	"cpe/cpe/state"
+	"cpe/lan/prefix"
+	"cpe/mesh/babel"
+	"cpe/wan/dhcp6"
+	"cpe/wan/ra"
+)
+
+// KeyMeshRoutes holds the routes Babel selected (a []babel.InstalledRoute).
+const KeyMeshRoutes = "mesh/routes"
+
+// Mesh routes go in with one kernel metric: Babel has chosen among them
+// already, and none of them competes with an uplink's route (those are
+// defaults; a mesh default is always source-specific). IPv4 routes from a
+// source prefix live in their own table, reached by a policy rule the
+// kernel applier derives.
+const (
+	metricMesh     = 512
+	tableMeshIPv4  = 6696
+	meshAnnounceIn = 0 // metric announced for our own prefixes
+)
+
+// planMesh brings the Babel interfaces up (link-local only: no RAs, no
+// autoconfiguration) and installs the routes Babel selected.
+func planMesh(d *kernel.Desired, cfg *config.Config, routes []babel.InstalledRoute) {
+	for _, mi := range cfg.Mesh.Interfaces {
+		d.Links = append(d.Links, kernel.Link{Name: mi.Interface, Up: true})
+		d.Sysctls["net.ipv6.conf."+mi.Interface+".accept_ra"] = "0"
+		d.Sysctls["net.ipv6.conf."+mi.Interface+".autoconf"] = "0"
+	}
+	for _, r := range routes {
+		kr := kernel.Route{Dst: r.Prefix.Masked(), Metric: metricMesh}
+		if r.Source.IsValid() && r.Source.Bits() > 0 {
+			kr.Src = r.Source.Masked()
+			if r.Prefix.Addr().Is4() {
+				kr.Table = tableMeshIPv4
+			}
+		}
+		if r.Unreachable {
+			kr.Type = kernel.Unreachable
+		} else {
+			// The kernel applier has no RFC 5549 next hops yet: an IPv4
+			// route via an IPv6 neighbour stays in Babel's table only.
+			if r.Prefix.Addr().Is4() != r.Via.Is4() {
+				continue
+			}
+			kr.Via, kr.Link = r.Via, r.Interface
+		}
+		d.Routes = append(d.Routes, kr)
+	}
+}
+
+// MeshAnnouncements are the routes the box announces to its neighbours:
+// the /64s of its LAN segments and their IPv4 subnets, the prefixes it
+// delegated to routers on its LANs, and, for each prefix delegated to it by
+// an uplink that has an IPv6 default router, a default route from that
+// prefix (RFC 9079), so that neighbours can send traffic from our prefix
+// out of our uplink.
+func MeshAnnouncements(cfg *config.Config, facts state.Snapshot, now time.Time) []babel.Announcement {
+	var out []babel.Announcement
+	seen := map[[2]netip.Prefix]bool{}
+	add := func(p, src netip.Prefix) {
+		k := [2]netip.Prefix{p.Masked(), src}
+		if !p.IsValid() || seen[k] {
+			return
+		}
+		seen[k] = true
+		out = append(out, babel.Announcement{Prefix: p.Masked(), Source: src, Metric: meshAnnounceIn})
+	}
+	lanPlan, _ := state.Get[prefix.Plan](facts, KeyLANPlan)
+	for _, l := range cfg.LAN {
+		if sp, ok := lanPlan.Segment(l.Name); ok {
+			for _, a := range sp.Prefixes {
+				if p, v := a.Lifetimes(now); v > 0 || p > 0 || a.ULA {
+					add(a.Prefix, netip.Prefix{})
+				}
+			}
+		}
+		if l.IPv4 != nil {
+			add(l.IPv4.Address.Masked(), netip.Prefix{})
+		}
+	}
+	delegated, _ := state.Get[[]Delegated](facts, KeyLANDelegated)
+	for _, x := range delegated {
+		if x.Valid.After(now) {
+			add(x.Prefix, netip.Prefix{})
+		}
+	}
+	for _, w := range cfg.WAN {
+		if !hasDefault6(w, facts, now) {
+			continue
+		}
+		l, ok := state.Get[dhcp6.Lease](facts, KeyDHCP6(w.Name))
+		if !ok {
+			continue
+		}
+		for _, p := range l.Prefixes {
+			if p.Valid.After(now) {
+				add(netip.MustParsePrefix("::/0"), p.Prefix.Masked())
+			}
+		}
+	}
+	return out
+}
+
+// hasDefault6 reports whether an uplink has an IPv6 default route: a
+// router from its RAs, or a static ::/0.
+func hasDefault6(w config.WAN, facts state.Snapshot, now time.Time) bool {
+	if c, ok := state.Get[bool](facts, KeyCarrier(w.Name)); ok && !c {
+		return false
+	}
+	if f, ok := state.Get[ra.Facts](facts, KeyRA(w.Name)); ok {
+		for _, r := range f.Routers {
+			if r.Expires.After(now) {
+				return true
+			}
+		}
+	}
+	if w.Static != nil {
+		for _, r := range w.Static.Routes {
+			if r.Prefix.Addr().Is6() && r.Prefix.Bits() == 0 {
+				return true
+			}
+		}
+	}
+	return false
+}

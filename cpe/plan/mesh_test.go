@@ -1,0 +1,91 @@
+package plan
+
+import (
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"cpe/cpe/kernel"
+	"cpe/cpe/state"
+	"cpe/lan/prefix"
+	"cpe/mesh/babel"
+	"cpe/wan/dhcp6"
+	"cpe/wan/ra"
+)
+
+func TestMeshRoutes(t *testing.T) {
+	cfg := mustConfig(t, `{"mesh": {"interfaces": [{"interface": "mesh0"}]}}`)
+	facts := state.Snapshot{}.With(KeyMeshRoutes, []babel.InstalledRoute{
+		{Prefix: pfx("2001:db8:77:1::/64"), Via: addr("fe80::7"), Interface: "mesh0", Metric: 96},
+		{Prefix: pfx("::/0"), Source: pfx("2001:db8:77::/56"), Via: addr("fe80::7"), Interface: "mesh0", Metric: 96},
+		{Prefix: pfx("10.7.0.0/24"), Via: addr("10.99.0.7"), Interface: "mesh0", Metric: 96},
+		{Prefix: pfx("0.0.0.0/0"), Source: pfx("10.7.0.0/24"), Via: addr("10.99.0.7"), Interface: "mesh0", Metric: 96},
+		{Prefix: pfx("10.8.0.0/24"), Via: addr("fe80::8"), Interface: "mesh0", Metric: 96},
+		{Prefix: pfx("2001:db8:78:1::/64"), Unreachable: true, Metric: 0xffff},
+	})
+	d := Kernel(cfg, facts, now)
+	got := lines(d)
+	for _, want := range []string{
+		"add route 2001:db8:77:1::/64 via fe80::7 dev mesh0 metric 512",
+		"add route ::/0 from 2001:db8:77::/56 via fe80::7 dev mesh0 metric 512",
+		"add route 10.7.0.0/24 via 10.99.0.7 dev mesh0 metric 512",
+		"add route 0.0.0.0/0 from 10.7.0.0/24 via 10.99.0.7 dev mesh0 metric 512 table 6696",
+		"add route 2001:db8:78:1::/64 type unreachable metric 512",
+	} {
+		if !slices.Contains(got, want) {
+			t.Errorf("plan lacks %q; plan:\n%s", want, strings.Join(got, "\n"))
+		}
+	}
+	for _, l := range got {
+		if strings.Contains(l, "10.8.0.0") {
+			t.Errorf("an IPv4 route via an IPv6 next hop reached the kernel plan: %s", l)
+		}
+	}
+	if d.Sysctls["net.ipv6.conf.mesh0.accept_ra"] != "0" || !slices.ContainsFunc(d.Links, func(l kernel.Link) bool { return l.Name == "mesh0" && l.Up }) {
+		t.Errorf("mesh0 not up without RAs: %v %v", d.Links, d.Sysctls)
+	}
+}
+
+func TestMeshAnnouncements(t *testing.T) {
+	cfg := mustConfig(t, `{"wan": [{"interface": "wan0", "dhcp6": {}, "ra": {}}],
+	  "lan": [{"interface": "lan0", "ipv6": {}, "ipv4": {"address": "192.168.7.1/24"}}],
+	  "mesh": {"interfaces": [{"interface": "mesh0"}]}}`)
+	later := now.Add(time.Hour)
+	delegated := pfx("2001:db8:1000:100::/56")
+	lanPlan := prefix.New(prefix.State{}).Plan(prefix.Input{
+		Segments:    []prefix.Segment{{Name: "lan0"}},
+		Delegations: []prefix.Delegation{{Uplink: "wan0", Prefix: delegated, Preferred: later, Valid: later, Up: true}},
+		ULA:         pfx("fd00:1:2::/48"), Now: now,
+	})
+	facts := state.Snapshot{}.
+		With(KeyDHCP6("wan0"), dhcp6.Lease{Prefixes: []dhcp6.Prefix{{Prefix: delegated, Preferred: later, Valid: later}}}).
+		With(KeyLANPlan, lanPlan).
+		With(KeyLANDelegated, []Delegated{{Interface: "lan0", Prefix: pfx("2001:db8:1000:1fc::/62"), Via: addr("fe80::2"), Valid: later}})
+	text := func(as []babel.Announcement) []string {
+		var out []string
+		for _, a := range as {
+			s := a.Prefix.String()
+			if a.Source.IsValid() {
+				s += " from " + a.Source.String()
+			}
+			out = append(out, s)
+		}
+		slices.Sort(out)
+		return out
+	}
+	base := []string{"192.168.7.0/24", "2001:db8:1000:100::/64", "2001:db8:1000:1fc::/62", "fd00:1:2::/64"}
+	if got := text(MeshAnnouncements(cfg, facts, now)); !slices.Equal(got, base) {
+		t.Errorf("without a default router: %q, want %q", got, base)
+	}
+	facts = facts.With(KeyRA("wan0"), ra.Facts{Routers: []ra.Router{{Addr: addr("fe80::1"), Expires: later}}})
+	want := append(slices.Clone(base), "::/0 from 2001:db8:1000:100::/56")
+	slices.Sort(want)
+	if got := text(MeshAnnouncements(cfg, facts, now)); !slices.Equal(got, want) {
+		t.Errorf("with a default router: %q, want %q", got, want)
+	}
+	facts = facts.With(KeyCarrier("wan0"), false)
+	if got := text(MeshAnnouncements(cfg, facts, now)); !slices.Equal(got, base) {
+		t.Errorf("uplink without carrier still offers its default: %q", got)
+	}
+}
