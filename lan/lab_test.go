@@ -44,7 +44,10 @@ func TestHostGetsDelegatedPrefix(t *testing.T) {
 		t.Fatalf("rdisc6 on the LAN: %v\n%s\n%s", err, ra, box.Proc.Output())
 	}
 	flat := strings.Join(strings.Fields(ra), " ")
-	for _, want := range []string{"Prefix : " + strings.TrimSuffix(delegated[1], "::"), "Router lifetime"} {
+	// O: stateless DHCPv6 (on by default) has the ISP's DNS server to give;
+	// M: no IA_NA configured.
+	for _, want := range []string{"Prefix : " + strings.TrimSuffix(delegated[1], "::"), "Router lifetime",
+		"Stateful address conf. : No", "Stateful other conf. : Yes"} {
 		if !strings.Contains(flat, want) {
 			t.Errorf("RA on the LAN lacks %q:\n%s", want, ra)
 		}

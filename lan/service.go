@@ -199,10 +199,13 @@ func (s *Service) configureRAs(p prefix.Plan, now time.Time) {
 		if d == nil {
 			continue
 		}
+		// M when the server hands out addresses; O when stateless DHCPv6
+		// has something to say (RFC 8415 18.2.6: hosts ask only then).
+		d6 := seg.IPv6.DHCP6
 		cfg := ra.Config{
 			DefaultRouter: defaultRoute,
-			Managed:       seg.IPv6.RA.Managed,
-			Other:         seg.IPv6.RA.Other,
+			Managed:       seg.IPv6.RA.Managed || d6.IANA,
+			Other:         seg.IPv6.RA.Other || d6.IANA || (d6.Stateless && (len(dns) > 0 || len(domains) > 0)),
 			MTU:           uint32(seg.IPv6.RA.MTU),
 			SourceLL:      linkMAC(seg.Interface),
 			DNSServers:    dns,

@@ -321,7 +321,7 @@ func TestDescribe(t *testing.T) {
 		{"wan 0 dhcp6", "dhcp6: get addresses and a delegated prefix by DHCPv6 (RFC 8415) (block (presence enables); default absent (off))"},
 		{"wan", "wan: uplinks to an ISP or another network (list of blocks; default empty list)"},
 		{"wan 0 name", "name: name used in show commands and logs; defaults to the interface (name; default the interface)"},
-		{"lan 0 ipv6 ra managed", "managed: M flag: hosts get addresses by DHCPv6 (boolean; default false)"},
+		{"lan 0 ipv6 ra managed", "managed: force the M flag (hosts get addresses by DHCPv6); on anyway with dhcp6.ia_na (boolean; default false)"},
 		{"system log_level", "log_level: least severe log level kept (one of debug, info, warn, error; default info)"},
 		{"wan 0 static dns", "dns: DNS servers handed on to the LANs (list of IP address (unicast); default empty list)"},
 		{"", "the configuration: system, wan (uplinks), lan (segments), mesh, firewall"},

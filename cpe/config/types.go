@@ -99,8 +99,8 @@ type LANIPv6 struct {
 
 // LANRA is what the advertiser puts in RAs beyond the prefix.
 type LANRA struct {
-	Managed bool `json:"managed,omitempty" help:"M flag: hosts get addresses by DHCPv6"`
-	Other   bool `json:"other,omitempty" help:"O flag: hosts get other settings (DNS) by DHCPv6"`
+	Managed bool `json:"managed,omitempty" help:"force the M flag (hosts get addresses by DHCPv6); on anyway with dhcp6.ia_na"`
+	Other   bool `json:"other,omitempty" help:"force the O flag (DNS by DHCPv6); on anyway when stateless DHCPv6 has DNS servers or domains to give"`
 	MTU     int  `json:"mtu,omitempty" rule:"zero,range=1280..9216" help:"MTU option; 0 sends none"`
 }
 
