@@ -217,3 +217,14 @@ func (v *dhcp6Servers) snapshot(now time.Time) map[string][]dhcp6.Lease {
 	}
 	return out
 }
+
+// counters returns each segment's DHCPv6 server counters.
+func (v *dhcp6Servers) counters() map[string]dhcp6.Counters {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	out := make(map[string]dhcp6.Counters, len(v.servers))
+	for name, srv := range v.servers {
+		out[name] = srv.Counters()
+	}
+	return out
+}

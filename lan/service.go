@@ -286,6 +286,8 @@ type Status struct {
 	// Leases6 are the DHCPv6 bindings by segment: addresses, delegated
 	// prefixes and the routes to them.
 	Leases6 map[string][]dhcp6.Lease
+	// Counters6 are the DHCPv6 servers' message counters by segment.
+	Counters6 map[string]dhcp6.Counters
 }
 
 // Status returns the current plan and what each advertiser last sent.
@@ -300,6 +302,7 @@ func (s *Service) Status() Status {
 		st.Leases[name] = srv.Snapshot(s.Now())
 	}
 	st.Leases6 = s.v6.snapshot(s.Now())
+	st.Counters6 = s.v6.counters()
 	return st
 }
 

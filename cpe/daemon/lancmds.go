@@ -47,7 +47,17 @@ func (d *Daemon) showLeases(_ context.Context, _ *console.Session, _ []string, w
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	return showLeases6(w, st.Leases6, now)
+	if err := showLeases6(w, st.Leases6, now); err != nil {
+		return err
+	}
+	for _, name := range slices.Sorted(maps.Keys(st.Counters6)) {
+		c := st.Counters6[name]
+		fmt.Fprintf(w, "\ndhcpv6 %s: received %d, sent %d (advertise %d, reply %d); dropped: malformed %d, not a client message %d, "+
+			"other interface %d, bad source %d, other server %d, rate-limited %d, ignored %d; NoAddrsAvail %d, NoPrefixAvail %d, NoBinding %d\n",
+			name, c.Received, c.Sent, c.Advertises, c.Replies, c.Malformed, c.NotClient, c.WrongInterface, c.BadSource,
+			c.OtherServer, c.RateLimited, c.Ignored, c.NoAddrs, c.NoPrefixes, c.NoBindings)
+	}
+	return nil
 }
 
 // showLeases6 lists the DHCPv6 bindings: an address per line for IA_NA, a

@@ -28,7 +28,7 @@ type Counters struct {
 	Malformed      uint64 // undecodable, or missing or carrying options RFC 8415 16 forbids
 	NotClient      uint64 // a server-only or relay message, or an unknown type
 	WrongInterface uint64 // not from this server's LAN interface
-	NotLinkLocal   uint64 // not from a link-local address
+	BadSource      uint64 // not from a unicast address
 	OtherServer    uint64 // meant for another server (Server Identifier)
 	RateLimited    uint64 // over the client's token bucket
 	Ignored        uint64 // nothing to answer: a service not configured, a Confirm without addresses
@@ -192,10 +192,12 @@ func (s *Server) Handle(now time.Time, b []byte, ifname string, src netip.AddrPo
 		s.counters.WrongInterface++
 		return nil, nil
 	}
-	// Clients send from their link-local address (RFC 8415 13.1) and this
-	// server does not serve relays: anything else is not from the segment.
-	if !src.Addr().Is6() || !src.Addr().IsLinkLocalUnicast() {
-		s.counters.NotLinkLocal++
+	// Clients should send from their link-local address (RFC 8415 13.1),
+	// but some send from an address of the segment's prefix; the socket is
+	// bound to the LAN interface and this server does not serve relays, so
+	// any unicast source is on the segment. Nothing else is answered.
+	if a := src.Addr(); !a.Is6() || a.Is4In6() || !(a.IsLinkLocalUnicast() || a.IsGlobalUnicast()) {
+		s.counters.BadSource++
 		return nil, nil
 	}
 	if len(b) < dhcpv6.MessageHeaderSize {

@@ -581,8 +581,8 @@ func TestValidation(t *testing.T) {
 		counter func(Counters) uint64
 	}{
 		{"wrong interface", msg(dhcpv6.MessageTypeSolicit, clientDUID(1), na(1)), "wan0", src, func(c Counters) uint64 { return c.WrongInterface }},
-		{"global source", msg(dhcpv6.MessageTypeSolicit, clientDUID(1), na(1)), "lan0", netip.MustParseAddrPort("[2001:db8:1::5]:546"), func(c Counters) uint64 { return c.NotLinkLocal }},
-		{"IPv4 source", msg(dhcpv6.MessageTypeSolicit, clientDUID(1), na(1)), "lan0", netip.MustParseAddrPort("169.254.1.1:546"), func(c Counters) uint64 { return c.NotLinkLocal }},
+		{"multicast source", msg(dhcpv6.MessageTypeSolicit, clientDUID(1), na(1)), "lan0", netip.MustParseAddrPort("[ff02::1]:546"), func(c Counters) uint64 { return c.BadSource }},
+		{"IPv4 source", msg(dhcpv6.MessageTypeSolicit, clientDUID(1), na(1)), "lan0", netip.MustParseAddrPort("169.254.1.1:546"), func(c Counters) uint64 { return c.BadSource }},
 		{"short", []byte{1, 2}, "lan0", src, func(c Counters) uint64 { return c.Malformed }},
 		{"advertise", msg(dhcpv6.MessageTypeAdvertise, clientDUID(1), ours), "lan0", src, func(c Counters) uint64 { return c.NotClient }},
 		{"reply", msg(dhcpv6.MessageTypeReply, clientDUID(1), ours), "lan0", src, func(c Counters) uint64 { return c.NotClient }},
