@@ -426,7 +426,10 @@ func normalizeRoute(r Route) (Route, *Rule, error) {
 		}
 		if r.Via.IsValid() {
 			r.Via = r.Via.Unmap().WithZone("")
-			if familyOf(r.Via) != fam || r.Via.IsUnspecified() || r.Via.IsMulticast() {
+			// An IPv4 route may go via an IPv6 neighbour (RFC 5549), as
+			// Babel's v4-via-v6 routes do (RFC 9229); not the reverse.
+			v4viaV6 := fam == IPv4 && r.Via.Is6()
+			if (familyOf(r.Via) != fam && !v4viaV6) || r.Via.IsUnspecified() || r.Via.IsMulticast() {
 				return r, nil, fmt.Errorf("kernel: route %s: bad gateway %s", r.Dst, r.Via)
 			}
 		}

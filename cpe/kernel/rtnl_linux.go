@@ -87,6 +87,13 @@ func decodeRoute(b []byte) (rtRoute, error) {
 			}
 		case unix.RTA_GATEWAY:
 			r.gw, err = addr(v)
+		case unix.RTA_VIA:
+			// struct rtvia: a family, then the address (RFC 5549 next hop).
+			if len(v) == 2+16 && binary.NativeEndian.Uint16(v) == unix.AF_INET6 {
+				r.gw = netip.AddrFrom16([16]byte(v[2:]))
+			} else {
+				err = fmt.Errorf("RTA_VIA of %d bytes", len(v))
+			}
 		case unix.RTA_OIF:
 			r.oif, err = u32(v)
 		case unix.RTA_PRIORITY:
@@ -136,7 +143,12 @@ func encodeRoute(r rtRoute) []byte {
 	if r.src.IsValid() {
 		b = appendAttr(b, unix.RTA_SRC, r.src.Addr().AsSlice())
 	}
-	if r.gw.IsValid() {
+	switch {
+	case r.gw.Is6() && r.family == unix.AF_INET:
+		// An IPv4 route via an IPv6 neighbour (RFC 5549, Linux 5.2).
+		via := binary.NativeEndian.AppendUint16(nil, unix.AF_INET6)
+		b = appendAttr(b, unix.RTA_VIA, append(via, r.gw.AsSlice()...))
+	case r.gw.IsValid():
 		b = appendAttr(b, unix.RTA_GATEWAY, r.gw.AsSlice())
 	}
 	if r.oif != 0 {

@@ -20,7 +20,8 @@ const KeyMeshRoutes = "mesh/routes"
 // already, and none of them competes with an uplink's route (those are
 // defaults; a mesh default is always source-specific). IPv4 routes from a
 // source prefix live in their own table, reached by a policy rule the
-// kernel applier derives.
+// kernel applier derives; IPv4 routes via IPv6 neighbours go in as RFC
+// 5549 routes.
 const (
 	metricMesh     = 512
 	tableMeshIPv4  = 6696
@@ -46,11 +47,8 @@ func planMesh(d *kernel.Desired, cfg *config.Config, routes []babel.InstalledRou
 		if r.Unreachable {
 			kr.Type = kernel.Unreachable
 		} else {
-			// The kernel applier has no RFC 5549 next hops yet: an IPv4
-			// route via an IPv6 neighbour stays in Babel's table only.
-			if r.Prefix.Addr().Is4() != r.Via.Is4() {
-				continue
-			}
+			// An IPv4 route may have an IPv6 next hop (RFC 9229): mesh
+			// links need no IPv4 addresses.
 			kr.Via, kr.Link = r.Via, r.Interface
 		}
 		d.Routes = append(d.Routes, kr)

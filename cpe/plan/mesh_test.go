@@ -32,14 +32,10 @@ func TestMeshRoutes(t *testing.T) {
 		"add route 10.7.0.0/24 via 10.99.0.7 dev mesh0 metric 512",
 		"add route 0.0.0.0/0 from 10.7.0.0/24 via 10.99.0.7 dev mesh0 metric 512 table 6696",
 		"add route 2001:db8:78:1::/64 type unreachable metric 512",
+		"add route 10.8.0.0/24 via fe80::8 dev mesh0 metric 512",
 	} {
 		if !slices.Contains(got, want) {
 			t.Errorf("plan lacks %q; plan:\n%s", want, strings.Join(got, "\n"))
-		}
-	}
-	for _, l := range got {
-		if strings.Contains(l, "10.8.0.0") {
-			t.Errorf("an IPv4 route via an IPv6 next hop reached the kernel plan: %s", l)
 		}
 	}
 	if d.Sysctls["net.ipv6.conf.mesh0.accept_ra"] != "0" || !slices.ContainsFunc(d.Links, func(l kernel.Link) bool { return l.Name == "mesh0" && l.Up }) {
