@@ -250,3 +250,35 @@ func TestLANHost(t *testing.T) {
 		}
 	}
 }
+
+// TestBridgeAndVLAN: a LAN bridge over a VLAN sub-interface (the lab
+// machine's kernel has no 802.1Q, the image's has) is created on commit
+// and removed when the segment is deleted.
+func TestBridgeAndVLAN(t *testing.T) {
+	vm.ImageDir(t)
+	v, _ := bootToPrompt(t, vm.Options{}, 60*time.Second)
+	configure(t, v, "set lan 1 interface br-lan", "set lan 1 bridge ports wan1.10", "set lan 1 ipv6 subnet_id 1", "commit")
+	var out string
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(time.Second) {
+		out = command(t, v, "show interfaces")
+		if strings.Contains(out, "br-lan") && strings.Contains(out, "wan1.10") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no br-lan over wan1.10 after the commit:\n%s\n%s", out, command(t, v, "show log 30"))
+		}
+	}
+	configure(t, v, "delete lan 1", "commit")
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(time.Second) {
+		out = command(t, v, "show interfaces")
+		if !strings.Contains(out, "br-lan") && !strings.Contains(out, "wan1.10") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("br-lan or wan1.10 still there after deleting the segment:\n%s", out)
+		}
+	}
+	if !strings.Contains(out, "wan1") {
+		t.Errorf("the VLAN's parent went too:\n%s", out)
+	}
+}
