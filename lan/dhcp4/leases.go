@@ -78,81 +78,6 @@ type binding struct {
 // active bindings hold their address until expires.
 func (b *binding) active() bool { return b.state >= sOffered }
 
-// expiryHeap orders the active bindings by expiry, so that reclaiming the
-// expired ones costs O(log n) each and nothing while none is due.
-type expiryHeap []*binding
-
-func (h *expiryHeap) less(i, j int) bool { return (*h)[i].expires.Before((*h)[j].expires) }
-
-func (h *expiryHeap) swap(i, j int) {
-	s := *h
-	s[i], s[j] = s[j], s[i]
-	s[i].idx, s[j].idx = i, j
-}
-
-func (h *expiryHeap) up(i int) {
-	for i > 0 {
-		p := (i - 1) / 2
-		if !h.less(i, p) {
-			return
-		}
-		h.swap(i, p)
-		i = p
-	}
-}
-
-func (h *expiryHeap) down(i int) bool {
-	start, n := i, len(*h)
-	for {
-		l := 2*i + 1
-		if l >= n {
-			break
-		}
-		m := l
-		if r := l + 1; r < n && h.less(r, l) {
-			m = r
-		}
-		if !h.less(m, i) {
-			break
-		}
-		h.swap(i, m)
-		i = m
-	}
-	return i > start
-}
-
-// set puts b in the heap or moves it after its expiry changed.
-func (h *expiryHeap) set(b *binding) {
-	if b.idx < 0 {
-		b.idx = len(*h)
-		*h = append(*h, b)
-		h.up(b.idx)
-		return
-	}
-	if !h.down(b.idx) {
-		h.up(b.idx)
-	}
-}
-
-func (h *expiryHeap) remove(b *binding) {
-	i := b.idx
-	if i < 0 {
-		return
-	}
-	last := len(*h) - 1
-	if i != last {
-		h.swap(i, last)
-	}
-	(*h)[last] = nil
-	*h = (*h)[:last]
-	b.idx = -1
-	if i != last {
-		if !h.down(i) {
-			h.up(i)
-		}
-	}
-}
-
 // refree puts pool address a in the free set it belongs to after a change:
 // clean when no record mentions it, stale when a released or expired
 // client's record does (given out only when no clean address is left, so
@@ -183,12 +108,12 @@ func (s *Server) refree(a uint32) {
 // checked that a is assignable to b.
 func (s *Server) hold(b *binding, a uint32, st bstate, expires time.Time) {
 	if b.addr != 0 && b.addr != a && s.byAddr[b.addr] == b {
-		s.exp.remove(b)
+		s.exp.Remove(b)
 		delete(s.byAddr, b.addr)
 		s.refree(b.addr)
 	}
 	if h := s.byAddr[a]; h != nil && h != b {
-		s.exp.remove(h)
+		s.exp.Remove(h)
 		if s.byKey[h.key] == h {
 			delete(s.byKey, h.key)
 		}
@@ -200,7 +125,7 @@ func (s *Server) hold(b *binding, a uint32, st bstate, expires time.Time) {
 	b.addr, b.state, b.expires = a, st, expires
 	b.used = b.used || st == sBound
 	s.refree(a)
-	s.exp.set(b)
+	s.exp.Set(b)
 	if b.key != "" {
 		s.byKey[b.key] = b
 	}
@@ -209,7 +134,7 @@ func (s *Server) hold(b *binding, a uint32, st bstate, expires time.Time) {
 // unbind ends b's hold on its address (RELEASE, expiry) and keeps the
 // record.
 func (s *Server) unbind(b *binding, st bstate) {
-	s.exp.remove(b)
+	s.exp.Remove(b)
 	b.state = st
 	s.refree(b.addr)
 }
@@ -419,3 +344,7 @@ func unhexColon(s string) ([]byte, error) {
 	}
 	return b, nil
 }
+
+// A binding is in the expiry heap while it is active, by its expiry.
+func (b *binding) Deadline() time.Time { return b.expires }
+func (b *binding) HeapIndex() *int     { return &b.idx }

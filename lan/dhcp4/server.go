@@ -2,6 +2,7 @@ package dhcp4
 
 import (
 	"cpe/internal/ratelimit"
+	"cpe/internal/timeheap"
 	"encoding/binary"
 	"fmt"
 	"log/slog"
@@ -91,9 +92,9 @@ type Server struct {
 
 	byKey  map[string]*binding
 	byAddr map[uint32]*binding
-	exp    expiryHeap
-	clean  *freeSet // free pool offsets nobody's record mentions
-	stale  *freeSet // free pool offsets a past client's record mentions
+	exp    timeheap.Heap[*binding] // active bindings by expiry
+	clean  *freeSet                // free pool offsets nobody's record mentions
+	stale  *freeSet                // free pool offsets a past client's record mentions
 	limit  *ratelimit.Limiter
 
 	dirty     bool

@@ -3,6 +3,7 @@ package dhcp6
 import (
 	"bytes"
 	"cpe/internal/ratelimit"
+	"cpe/internal/timeheap"
 	"fmt"
 	"log/slog"
 	"net"
@@ -58,7 +59,7 @@ type Server struct {
 	iids     map[uint64]*binding  // IA_NA identifiers held, offered or bound
 	declined map[uint64]time.Time // quarantined identifiers, until
 	perDUID  map[duidType]int     // IAs held per DUID and type
-	exp      expiryHeap
+	exp      timeheap.Heap[*binding]
 	limit    *ratelimit.Limiter
 
 	declNext  time.Time // earliest end of a quarantine
@@ -459,7 +460,7 @@ func (s *Server) drop(b *binding) {
 	if b.key.t == iaNA && s.iids[b.iid] == b {
 		delete(s.iids, b.iid)
 	}
-	s.exp.remove(b)
+	s.exp.Remove(b)
 	routed := false
 	if b.key.t == iaPD {
 		for i := range b.pfx {
@@ -477,7 +478,11 @@ func (s *Server) drop(b *binding) {
 // schedule puts b in the heap at its next event.
 func (s *Server) schedule(b *binding) {
 	b.next = b.nextEvent()
-	s.exp.set(b)
+	if b.next.IsZero() {
+		s.exp.Remove(b)
+	} else {
+		s.exp.Set(b)
+	}
 }
 
 // expire reclaims everything due at now: the lazy half of expiry.
