@@ -2,20 +2,25 @@ package daemon
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
 	"sort"
 	"text/tabwriter"
+	"time"
 
 	"cpe/cpe/config"
 	"cpe/cpe/console"
 	"cpe/cpe/plan"
+	"cpe/cpe/supervisor"
 	"cpe/mesh/babel"
 	"cpe/mesh/router"
+	"cpe/mesh/wifi"
 )
 
 // meshComponent runs the Babel router on the configured interfaces: it
@@ -107,6 +112,66 @@ func (m meshComponent) announce(ctx context.Context, r *router.Router, last []ba
 	}
 }
 
+// wifiComponent is the 802.11s mesh point Babel's wireless link runs over:
+// it creates and joins the mesh (mesh/wifi), turns radio statistics into
+// Babel link costs and tells Babel at once when a peer link closes.
+func (d *Daemon) wifiSpec(cfg *config.Config) (supervisor.Spec, bool) {
+	w := cfg.Mesh.WiFi
+	if w == nil {
+		return supervisor.Spec{}, false
+	}
+	ifname := ""
+	for _, mi := range cfg.Mesh.Interfaces {
+		if mi.Type == "wireless" {
+			ifname = mi.Interface
+			break
+		}
+	}
+	return supervisor.Spec{
+		Name: "mesh wifi",
+		Key: struct {
+			W  config.MeshWiFi
+			If string
+		}{*w, ifname},
+		New: func() supervisor.Component {
+			if ifname == "" {
+				return failed{errors.New("mesh wifi: mesh.wifi needs a wireless entry in mesh.interfaces: the mesh point's interface")}
+			}
+			l, err := wifi.New(wifi.Config{
+				Interface: ifname, MeshID: w.MeshID, Channel: w.Channel, Key: w.Key,
+				StateDir: filepath.Join(d.opts.StateDir, "mesh"), Logger: d.opts.Logger,
+				OnCost: func(peer net.HardwareAddr, cost int) {
+					if r, err := d.meshRouter(); err == nil {
+						if ll, ok := wifi.LinkLocal(peer); ok {
+							r.SetLinkCost(ifname, ll, uint16(min(cost, int(babel.Infinity))))
+						}
+					}
+				},
+				OnPeerGone: func(peer net.HardwareAddr) {
+					if r, err := d.meshRouter(); err == nil {
+						if ll, ok := wifi.LinkLocal(peer); ok {
+							r.NeighbourGone(ifname, ll)
+						}
+					}
+				},
+			})
+			if err != nil {
+				return failed{fmt.Errorf("mesh wifi: %w", err)}
+			}
+			d.net.mu.Lock()
+			d.net.wifi = l
+			d.net.mu.Unlock()
+			return l
+		},
+	}, true
+}
+
+// failed is a component that could not be made: the supervisor shows its
+// error and retries with backoff.
+type failed struct{ err error }
+
+func (f failed) Run(context.Context) error { return f.err }
+
 func (d *Daemon) meshRouter() (*router.Router, error) {
 	d.net.mu.Lock()
 	defer d.net.mu.Unlock()
@@ -129,6 +194,30 @@ func (d *Daemon) showMesh(ctx context.Context, s *console.Session, args []string
 	r, err := d.meshRouter()
 	if err != nil {
 		return err
+	}
+	d.net.mu.Lock()
+	wl := d.net.wifi
+	d.net.mu.Unlock()
+	if wl != nil {
+		st := wl.Status()
+		joined := "not joined"
+		if st.Joined {
+			joined = fmt.Sprintf("joined on channel %d (%d MHz)", st.Channel, st.Frequency)
+		}
+		sec := "open"
+		if st.Secured {
+			sec = "SAE"
+		}
+		fmt.Fprintf(w, "mesh point %s (%s, %s) mesh-id %q: %s, %s\n", st.Interface, st.Phy, st.MAC, st.MeshID, joined, sec)
+		for _, p := range st.Problems {
+			fmt.Fprintf(w, "  problem: %s\n", p)
+		}
+		tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
+		fmt.Fprintln(tw, "  PEER\tLINK\tSIGNAL\tTHROUGHPUT\tRETRIES\tFAILED\tCOST\tINACTIVE")
+		for _, p := range st.Peers {
+			fmt.Fprintf(tw, "  %s\t%s\t%d dBm\t%d kbit/s\t%d\t%d\t%d\t%s\n", p.MAC, p.Plink, p.Signal, p.ExpectedThroughput, p.TxRetries, p.TxFailed, p.Cost, p.Inactive.Round(time.Second))
+		}
+		tw.Flush()
 	}
 	fmt.Fprintf(w, "router-id %s\n", r.RouterID())
 	for _, ifc := range r.Interfaces() {

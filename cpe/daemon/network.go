@@ -15,6 +15,7 @@ import (
 	"cpe/firewall"
 	"cpe/lan"
 	"cpe/mesh/router"
+	"cpe/mesh/wifi"
 	"cpe/wan"
 )
 
@@ -53,6 +54,7 @@ type network struct {
 	lastErr   error
 	fw        firewallStatus
 	mesh      *router.Router
+	wifi      *wifi.Link
 }
 
 func newNetwork() *network {
@@ -132,6 +134,9 @@ func (d *Daemon) networkSpecs(cfg *config.Config) []supervisor.Spec {
 			}{cfg.Mesh, cfg.LAN, cfg.WAN},
 			New: func() supervisor.Component { return meshComponent{d, cfg} },
 		})
+	}
+	if spec, ok := d.wifiSpec(cfg); ok {
+		specs = append(specs, spec)
 	}
 	specs = append(specs, supervisor.Spec{
 		Name: "kernel",
