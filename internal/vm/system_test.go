@@ -282,3 +282,23 @@ func TestBridgeAndVLAN(t *testing.T) {
 		t.Errorf("the VLAN's parent went too:\n%s", out)
 	}
 }
+
+// TestMeshPoint: on the board's simulated radio (mac80211_hwsim) the box
+// creates an 802.11s mesh point, joins the mesh on the configured channel
+// and runs Babel on it.
+func TestMeshPoint(t *testing.T) {
+	vm.ImageDir(t)
+	v, _ := bootToPrompt(t, vm.Options{}, 60*time.Second)
+	configure(t, v, "set mesh interfaces 0 interface wmesh0", "set mesh wifi mesh_id labmesh", "set mesh wifi channel 6", "commit")
+	var out string
+	for deadline := time.Now().Add(90 * time.Second); ; time.Sleep(2 * time.Second) {
+		out = command(t, v, "show mesh")
+		if strings.Contains(out, "joined on channel 6 (2437 MHz)") && strings.Contains(out, "link wmesh0 (wireless): up") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the mesh point did not join:\n%s\n%s\n%s", out, command(t, v, "show components"), command(t, v, "show log 40"))
+		}
+	}
+	t.Logf("show mesh:\n%s", out)
+}
