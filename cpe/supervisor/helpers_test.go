@@ -3,13 +3,10 @@ package supervisor
 import (
 	"bytes"
 	"context"
+	"cpe/internal/leaktest"
 	"log/slog"
 	"math/rand/v2"
-	"runtime"
 	"slices"
-	"sort"
-	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -18,57 +15,6 @@ import (
 )
 
 var t0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-
-// checkLeaks fails the test if goroutines started during it are still
-// there at the end (after a short grace for those on their way out).
-func checkLeaks(t *testing.T) {
-	t.Helper()
-	before := goroutines()
-	t.Cleanup(func() {
-		deadline := time.Now().Add(5 * time.Second)
-		for {
-			var extra []string
-			for id, stack := range goroutines() {
-				if _, ok := before[id]; !ok {
-					extra = append(extra, stack)
-				}
-			}
-			if len(extra) == 0 {
-				return
-			}
-			if time.Now().After(deadline) {
-				sort.Strings(extra)
-				t.Errorf("%d goroutine(s) leaked:\n\n%s", len(extra), strings.Join(extra, "\n\n"))
-				return
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
-	})
-}
-
-// goroutines returns the stack of every goroutine but the caller's, by id.
-func goroutines() map[int]string {
-	buf := make([]byte, 1<<20)
-	for {
-		n := runtime.Stack(buf, true)
-		if n < len(buf) {
-			buf = buf[:n]
-			break
-		}
-		buf = make([]byte, 2*len(buf))
-	}
-	out := map[int]string{}
-	for i, g := range strings.Split(string(buf), "\n\n") {
-		if i == 0 {
-			continue // the calling goroutine comes first
-		}
-		head, _, _ := strings.Cut(strings.TrimPrefix(g, "goroutine "), " ")
-		if id, err := strconv.Atoi(head); err == nil {
-			out[id] = g
-		}
-	}
-	return out
-}
 
 func newTest(t *testing.T, opts Options) (*Supervisor, *clock.Fake) {
 	t.Helper()
@@ -262,3 +208,5 @@ func (b *syncBuffer) String() string {
 	defer b.mu.Unlock()
 	return b.b.String()
 }
+
+func checkLeaks(t *testing.T) { leaktest.Check(t) }
