@@ -101,7 +101,9 @@ func runSuite(s suite) (map[string]map[string]float64, map[string]string, error)
 	err := cmd.Run()
 	res := map[string]map[string]float64{}
 	skipped := map[string]string{}
-	var last string
+	// A benchmark's log lines (the reason of a skip) come before its
+	// "--- SKIP" line.
+	var lastLog string
 	sc := bufio.NewScanner(&out)
 	for sc.Scan() {
 		line := sc.Text()
@@ -116,15 +118,13 @@ func runSuite(s suite) (map[string]map[string]float64, map[string]string, error)
 			res[m[1]] = vals
 			continue
 		}
-		if strings.HasPrefix(strings.TrimSpace(line), "--- SKIP: ") {
-			last = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(line), "--- SKIP: "))
+		trimmed := strings.TrimSpace(line)
+		if name, ok := strings.CutPrefix(trimmed, "--- SKIP: "); ok {
+			skipped[name] = lastLog
 			continue
 		}
-		if last != "" {
-			if _, reason, ok := strings.Cut(strings.TrimSpace(line), ": "); ok {
-				skipped[last] = reason
-			}
-			last = ""
+		if _, msg, ok := strings.Cut(trimmed, ": "); ok && strings.Contains(trimmed, "_test.go:") {
+			lastLog = msg
 		}
 	}
 	if err != nil {
@@ -147,7 +147,7 @@ func goBenchSection(logf func(string, ...any)) string {
 	for _, s := range suites {
 		logf("running %s (%s %s)", s.Title, s.Pkg, s.Bench)
 		res, skipped, err := runSuite(s)
-		fmt.Fprintf(&b, "\n## %s\n\n%s\n\n", s.Title, s.Note)
+		fmt.Fprintf(&b, "\n### %s\n\n%s\n\n", s.Title, s.Note)
 		if err != nil {
 			logf("%v", err)
 			fmt.Fprintf(&b, "**The benchmarks failed**: `%s`\n", strings.SplitN(err.Error(), "\n", 2)[0])

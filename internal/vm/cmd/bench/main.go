@@ -35,7 +35,7 @@ func main() {
 		imageBench(m, *image, *out, *boots)
 	}
 	if *only != "image" {
-		section := fmt.Sprintf("%s\n# Side by side with peers\n\nMeasured %s by `make bench` on %s (%d CPUs); ratios are cpe / peer.\n%s%s\n",
+		section := fmt.Sprintf("%s\n## Side by side with peers\n\nMeasured %s by `make bench` on %s (%d CPUs); ratios are cpe / peer.\n%s%s\n",
 			goBegin, time.Now().UTC().Format("2006-01-02 15:04 UTC"), hostname(), runtime.NumCPU(), goBenchSection(m.Logf), goEnd)
 		fmt.Print(section)
 		doc, _ := os.ReadFile(*out)
