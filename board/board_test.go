@@ -43,7 +43,7 @@ func TestParseErrors(t *testing.T) {
 		{"dup pci", `"0000:00:05.0"`, `"0000:00:04.0"`, `used twice`},
 		{"disk on nic slot", `"disk_pci": "0000:00:03.0"`, `"disk_pci": "0000:00:04.0"`, `also used by a NIC`},
 		{"dash in module", `"nft_ct"`, `"nft-ct"`, `write '-' as '_'`},
-		{"param for unlisted module", `"mac80211_hwsim": "radios=0"`, `"dummy": "numdummies=0"`, `module_params.dummy`},
+		{"param for unlisted module", `"mac80211_hwsim": "radios=1"`, `"dummy": "numdummies=0"`, `module_params.dummy`},
 		{"long ifname", `"mesh0"`, `"meshmeshmeshmesh0"`, `max 15`},
 		{"interval too long", `"interval_s": 5`, `"interval_s": 20`, `at most half`},
 		{"relative mount", `"/perm"`, `"perm"`, `perm.mountpoint`},

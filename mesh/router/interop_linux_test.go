@@ -298,13 +298,15 @@ func TestInterop(t *testing.T) {
 				t.Errorf("babeld's IPv4 route did not come as v4-via-v6: %+v", r)
 			}
 
-			// What babeld learns from us: one hop.
+			// What babeld learns from us: one hop. babeld may first hear
+			// our prefix through BIRD (192) and, smoothing as it does,
+			// take tens of seconds to switch to the direct route.
 			for _, want := range []string{
 				"2001:db8:a::/64 from ::/0 metric 96 via " + ourLL.String() + " installed yes",
 				"::/0 from 2001:db8:a::/48 metric 96 via " + ourLL.String() + " installed yes",
 				"10.10.0.0/24 from 0.0.0.0/0 metric 96 via " + ourLL.String() + " installed yes",
 			} {
-				eventually(t, 20*time.Second, "babeld's route "+want, func() (bool, string) {
+				eventually(t, 60*time.Second, "babeld's route "+want, func() (bool, string) {
 					rs, err := x.babeldRoutes()
 					for _, r := range rs {
 						if r == want {
@@ -320,7 +322,7 @@ func TestInterop(t *testing.T) {
 			}
 
 			// What BIRD learns from us, over the direct link: 96.
-			eventually(t, 20*time.Second, "BIRD's route to us", func() (bool, string) {
+			eventually(t, 60*time.Second, "BIRD's route to us", func() (bool, string) {
 				out := x.birdc("show", "route", "2001:db8:a::/64", "all")
 				return strings.Contains(out, "Babel.metric: 96") && strings.Contains(out, "via "+ourLL1.String()), out
 			})
