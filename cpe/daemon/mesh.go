@@ -90,31 +90,29 @@ func (m meshComponent) Run(ctx context.Context) error {
 	return err
 }
 
-// announce re-announces whenever the facts change what the box has to offer.
+// announce re-announces whenever the facts change what the box has to
+// offer. It subscribes before it looks, so a change between the first
+// announcement (made with the router) and the subscription is not missed.
 func (m meshComponent) announce(ctx context.Context, r *router.Router, last []babel.Announcement, log *slog.Logger) {
 	wake, unsub := m.d.facts.Subscribe()
 	defer unsub()
 	for {
+		as := plan.MeshAnnouncements(m.cfg, m.d.facts.Snapshot(), m.d.opts.Now())
+		if !slices.Equal(as, last) {
+			if err := r.SetAnnouncements(as); err != nil {
+				log.Error("announcements refused", "err", err)
+			} else {
+				last = as
+			}
+		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-wake:
 		}
-		as := plan.MeshAnnouncements(m.cfg, m.d.facts.Snapshot(), m.d.opts.Now())
-		if slices.Equal(as, last) {
-			continue
-		}
-		if err := r.SetAnnouncements(as); err != nil {
-			log.Error("announcements refused", "err", err)
-			continue
-		}
-		last = as
 	}
 }
 
-// wifiComponent is the 802.11s mesh point Babel's wireless link runs over:
-// it creates and joins the mesh (mesh/wifi), turns radio statistics into
-// Babel link costs and tells Babel at once when a peer link closes.
 func (d *Daemon) wifiSpec(cfg *config.Config) (supervisor.Spec, bool) {
 	w := cfg.Mesh.WiFi
 	if w == nil {
