@@ -156,12 +156,33 @@ func (d *Daemon) wifiSpec(cfg *config.Config) (supervisor.Spec, bool) {
 			if err != nil {
 				return failed{fmt.Errorf("mesh wifi: %w", err)}
 			}
-			d.net.mu.Lock()
-			d.net.wifi = l
-			d.net.mu.Unlock()
-			return l
+			return wifiComponent{d, l}
 		},
 	}, true
+}
+
+// wifiComponent runs the mesh point and keeps it visible to show mesh
+// while it runs.
+type wifiComponent struct {
+	d *Daemon
+	l *wifi.Link
+}
+
+// Health is the mesh point's: not in the mesh, or a radio call failing.
+func (c wifiComponent) Health() error { return c.l.Health() }
+
+func (c wifiComponent) Run(ctx context.Context) error {
+	c.d.net.mu.Lock()
+	c.d.net.wifi = c.l
+	c.d.net.mu.Unlock()
+	defer func() {
+		c.d.net.mu.Lock()
+		if c.d.net.wifi == c.l {
+			c.d.net.wifi = nil
+		}
+		c.d.net.mu.Unlock()
+	}()
+	return c.l.Run(ctx)
 }
 
 // failed is a component that could not be made: the supervisor shows its
