@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -129,6 +130,9 @@ func (n *Netns) StartEnv(env []string, args ...string) *Proc {
 	p := &Proc{Cmd: cmd, exited: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = &p.out, &p.out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	// A daemon's helper processes may hold its output pipes after it is
+	// gone; Wait then returns anyway instead of hanging the test.
+	cmd.WaitDelay = 3 * time.Second
 	if err := cmd.Start(); err != nil {
 		n.lab.t.Fatalf("lab: start %s in %s: %v", strings.Join(args, " "), n.Name, err)
 	}
@@ -295,5 +299,24 @@ func (n *Netns) StartDHCPCD(config string, args ...string) *Proc {
 	}
 	script := "set -e; for d in /var/lib/dhcpcd /run/dhcpcd; do mkdir -p $d; mount -t tmpfs tmpfs $d; done; " +
 		`exec dhcpcd --nobackground --config "$0" --script /bin/true "$@"`
-	return n.Start(append([]string{"sh", "-c", script, conf}, args...)...)
+	// dhcpcd forks helpers that ignore SIGTERM and outlive it. In a PID
+	// namespace of its own, killing its first process (the namespace's
+	// init) ends them all; that is done before the process is stopped.
+	p := n.Start(append([]string{"unshare", "--pid", "--fork", "sh", "-c", script, conf}, args...)...)
+	n.lab.t.Cleanup(func() { killChildren(p.Cmd.Process.Pid) })
+	return p
+}
+
+// killChildren sends SIGKILL to the children of pid (processes this lab
+// started through it).
+func killChildren(pid int) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid))
+	if err != nil {
+		return
+	}
+	for _, f := range strings.Fields(string(b)) {
+		if c, err := strconv.Atoi(f); err == nil {
+			syscall.Kill(c, syscall.SIGKILL)
+		}
+	}
 }
