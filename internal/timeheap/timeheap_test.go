@@ -13,7 +13,7 @@ type item struct {
 }
 
 func (x *item) Deadline() time.Time { return x.at }
-func (x *item) HeapIndex() *int      { return &x.idx }
+func (x *item) HeapIndex() *int     { return &x.idx }
 
 var t0 = time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC)
 
