@@ -69,3 +69,16 @@ func (l *Limiter) sweep(t int64) {
 		clear(l.m)
 	}
 }
+
+// Every lets one event through per period: for logs that a packet can
+// trigger, so a flood does not flood the log. The zero value is ready.
+type Every struct{ last time.Time }
+
+// Allow reports whether an event at now may go through.
+func (e *Every) Allow(now time.Time, period time.Duration) bool {
+	if !e.last.IsZero() && now.Sub(e.last) < period {
+		return false
+	}
+	e.last = now
+	return true
+}

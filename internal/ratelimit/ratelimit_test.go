@@ -42,3 +42,15 @@ func TestBounded(t *testing.T) {
 		}
 	}
 }
+
+func TestEvery(t *testing.T) {
+	var e Every
+	for i, c := range []struct {
+		at   time.Duration
+		want bool
+	}{{0, true}, {time.Second, false}, {10 * time.Second, true}, {15 * time.Second, false}, {20 * time.Second, true}} {
+		if got := e.Allow(t0.Add(c.at), 10*time.Second); got != c.want {
+			t.Errorf("event %d at %v: %v, want %v", i, c.at, got, c.want)
+		}
+	}
+}

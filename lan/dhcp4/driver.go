@@ -2,6 +2,7 @@ package dhcp4
 
 import (
 	"context"
+	"cpe/internal/ratelimit"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -155,7 +156,7 @@ func (d *Driver) persist() bool {
 
 func (d *Driver) receive(ctx context.Context, dirty chan<- struct{}) error {
 	buf := make([]byte, 65536)
-	var sendLim, decodeLim every
+	var sendLim, decodeLim ratelimit.Every
 	for {
 		n, ifname, src, err := d.o.Conn.Receive(buf)
 		if err != nil {
@@ -163,11 +164,11 @@ func (d *Driver) receive(ctx context.Context, dirty chan<- struct{}) error {
 		}
 		now := d.o.Clock.Now()
 		r, err := d.s.Handle(now, buf[:n], ifname, src)
-		if err != nil && decodeLim.allow(now, 10*time.Second) {
+		if err != nil && decodeLim.Allow(now, 10*time.Second) {
 			d.log.Debug("dropped", "err", err)
 		}
 		if r != nil {
-			if err := d.o.Conn.Send(r); err != nil && !errors.Is(ctx.Err(), context.Canceled) && sendLim.allow(now, 10*time.Second) {
+			if err := d.o.Conn.Send(r); err != nil && !errors.Is(ctx.Err(), context.Canceled) && sendLim.Allow(now, 10*time.Second) {
 				d.log.Warn("send", "to", r.To, "dest", r.Dest, "err", err)
 			}
 		}
@@ -178,15 +179,4 @@ func (d *Driver) receive(ctx context.Context, dirty chan<- struct{}) error {
 			}
 		}
 	}
-}
-
-// every lets one event through per period: logs a packet can trigger.
-type every struct{ last time.Time }
-
-func (e *every) allow(now time.Time, period time.Duration) bool {
-	if !e.last.IsZero() && now.Sub(e.last) < period {
-		return false
-	}
-	e.last = now
-	return true
 }

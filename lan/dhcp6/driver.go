@@ -2,6 +2,7 @@ package dhcp6
 
 import (
 	"context"
+	"cpe/internal/ratelimit"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -186,7 +187,7 @@ func (d *Driver) persist() bool {
 
 func (d *Driver) receive(ctx context.Context) error {
 	buf := make([]byte, 65536)
-	var sendLim, decodeLim every
+	var sendLim, decodeLim ratelimit.Every
 	for {
 		n, ifname, src, err := d.o.Conn.Receive(buf)
 		if err != nil {
@@ -194,11 +195,11 @@ func (d *Driver) receive(ctx context.Context) error {
 		}
 		now := d.o.Clock.Now()
 		r, err := d.s.Handle(now, buf[:n], ifname, src)
-		if err != nil && decodeLim.allow(now, 10*time.Second) {
+		if err != nil && decodeLim.Allow(now, 10*time.Second) {
 			d.log.Debug("dropped", "err", err)
 		}
 		if r != nil {
-			if err := d.o.Conn.Send(r); err != nil && !errors.Is(ctx.Err(), context.Canceled) && sendLim.allow(now, 10*time.Second) {
+			if err := d.o.Conn.Send(r); err != nil && !errors.Is(ctx.Err(), context.Canceled) && sendLim.Allow(now, 10*time.Second) {
 				d.log.Warn("send", "to", r.To, "type", r.Type, "err", err)
 			}
 		}

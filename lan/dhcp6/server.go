@@ -69,7 +69,7 @@ type Server struct {
 	routesVer uint64    // a change of what Routes returns
 	changed   chan struct{}
 	counters  Counters
-	declLog   every
+	declLog   ratelimit.Every
 
 	optDNS, optDomains []byte
 }
@@ -976,7 +976,7 @@ func (s *Server) decline(now time.Time, r *request) *Reply {
 				continue
 			}
 			s.quarantine(b.iid, now.Add(s.cfg.DeclineHold))
-			if s.declLog.allow(now, 10*time.Second) {
+			if s.declLog.Allow(now, 10*time.Second) {
 				s.log.Warn("address declined: another host uses it", "address", a, "until", now.Add(s.cfg.DeclineHold))
 			}
 			s.drop(b)
@@ -1078,15 +1078,4 @@ func (s *Server) build(r *request, typ dhcpv6.MessageType, ias []dhcpv6.Option, 
 		}
 	}
 	return &Reply{Data: m.ToBytes(), Type: typ, Interface: s.cfg.Interface}
-}
-
-// every lets one event through per period: logs a packet can trigger.
-type every struct{ last time.Time }
-
-func (e *every) allow(now time.Time, period time.Duration) bool {
-	if !e.last.IsZero() && now.Sub(e.last) < period {
-		return false
-	}
-	e.last = now
-	return true
 }
