@@ -350,6 +350,9 @@ func forwardRules(flow bool, segs []segSets) []Rule {
 		rs = append(rs, Rule{Match: []Stmt{l4protoMatch{[]uint8{6, 17}}}, Action: []Stmt{counterStmt{}, flowStmt{flowtableName}}})
 	}
 	rs = append(rs,
+		// Paths through a mesh are often asymmetric: this box may see only
+		// one direction of a flow, which conntrack would call invalid.
+		rule("routed between neighbours", Accept, fromMesh, ifaceMatch{Out: true, Set: "mesh"}),
 		rule("", Accept, ctMatch{ctEstablished | ctRelated}),
 		dropTo("", ReasonInvalid, ctMatch{ctInvalid}),
 	)
@@ -371,7 +374,6 @@ func forwardRules(flow bool, segs []segSets) []Rule {
 		rule("", Accept, fromLAN, ifaceMatch{Out: true, Set: "uplinks"}),
 		rule("", Accept, fromLAN, ifaceMatch{Out: true, Set: "lans"}),
 		rule("", Accept, fromLAN, ifaceMatch{Out: true, Set: "mesh"}),
-		rule("routed between neighbours", Accept, fromMesh, ifaceMatch{Out: true, Set: "mesh"}),
 	)
 	for _, from := range []ifaceMatch{fromUplink, fromMesh} {
 		rs = append(rs,

@@ -176,6 +176,7 @@ func TestPolicy(t *testing.T) {
 		{"documentation range is not a bogon", "forward", packet{iif: "wan0", oif: "lan1", src: "2001:db8:ffff::1", dst: "2001:db8:1:2::6", proto: 17}, "accept"},
 		{"LAN to neighbour", "forward", packet{iif: "lan0", oif: "mesh0", src: host, dst: "2001:db8:77:1::5", proto: 6, dport: 22}, "accept"},
 		{"neighbour to neighbour through us", "forward", packet{iif: "mesh0", oif: "mesh0", src: "2001:db8:77:1::5", dst: "2001:db8:78:1::5", proto: 6}, "accept"},
+		{"asymmetric transit between neighbours", "forward", packet{iif: "mesh0", oif: "mesh0", src: "2001:db8:77:1::5", dst: "2001:db8:78:1::5", proto: 58, icmpType: 129, ct: ctInvalid}, "accept"},
 		{"neighbour to stateful LAN", "forward", packet{iif: "mesh0", oif: "lan0", src: "2001:db8:77:1::5", dst: host, proto: 6, dport: 22}, "drop drop_inbound"},
 		{"neighbour answer", "forward", packet{iif: "mesh0", oif: "lan0", src: "2001:db8:77:1::5", dst: host, proto: 6, ct: ctEstablished}, "accept"},
 		{"neighbour to open LAN", "forward", packet{iif: "mesh0", oif: "lan1", src: "fd77::5", dst: "2001:db8:1:2::5", proto: 6, dport: 22}, "accept"},
