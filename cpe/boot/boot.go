@@ -9,12 +9,16 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"cpe/board"
 )
 
 // DefaultBoardPath is where the image builder puts the board file.
 const DefaultBoardPath = "/etc/board.json"
+
+// DefaultPath is PATH for PID 1 and everything it starts.
+const DefaultPath = "/usr/sbin:/usr/bin:/sbin:/bin"
 
 // Banner starts the line Init prints on the console at every boot; tests count
 // it to tell a reboot from a rollback.
@@ -69,3 +73,52 @@ const permWarning = `
 *  Running from a RAM disk: configuration changes will NOT survive a reboot.
 ************************************************************************
 `
+
+// ModuleParams is the parameter string a module is loaded with: the board's,
+// then every "module.param=value" of the kernel command line, as modprobe
+// does (dashes and underscores in module names are the same; the kernel
+// takes the last of a repeated parameter, so the command line wins). Quoted
+// values ("name.p=\"a b\"") stay one word.
+func ModuleParams(module, fromBoard, cmdline string) string {
+	module = strings.ReplaceAll(module, "-", "_")
+	params := []string{}
+	if p := strings.TrimSpace(fromBoard); p != "" {
+		params = append(params, p)
+	}
+	for _, w := range cmdlineWords(cmdline) {
+		name, param, ok := strings.Cut(w, ".")
+		if !ok || param == "" || param[0] == '=' || strings.ContainsAny(name, "=\"") {
+			continue
+		}
+		if strings.ReplaceAll(name, "-", "_") == module {
+			params = append(params, param)
+		}
+	}
+	return strings.Join(params, " ")
+}
+
+// cmdlineWords splits a kernel command line the way the kernel does: at
+// spaces outside double quotes.
+func cmdlineWords(s string) []string {
+	var words []string
+	var b strings.Builder
+	quoted := false
+	for _, r := range s {
+		switch {
+		case r == '"':
+			quoted = !quoted
+			b.WriteRune(r)
+		case (r == ' ' || r == '\t' || r == '\n') && !quoted:
+			if b.Len() > 0 {
+				words = append(words, b.String())
+				b.Reset()
+			}
+		default:
+			b.WriteRune(r)
+		}
+	}
+	if b.Len() > 0 {
+		words = append(words, b.String())
+	}
+	return words
+}

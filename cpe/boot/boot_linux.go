@@ -66,6 +66,11 @@ func Init(log *slog.Logger, boardPath string) (*System, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	log = log.With("component", "boot")
+	// The kernel starts init without PATH; the board's programs
+	// (wpa_supplicant) are looked up in it.
+	if os.Getenv("PATH") == "" {
+		os.Setenv("PATH", DefaultPath)
+	}
 	s := &System{Reaper: NewReaper(), log: log, StateDir: "/perm"}
 	// The board file is in the initramfs, so this only fails on a broken image;
 	// the steps that need it are skipped then.
@@ -171,6 +176,10 @@ func loadModules(s *System, boardPath string) error {
 	if err != nil {
 		return err
 	}
+	cmdline, err := os.ReadFile("/proc/cmdline")
+	if err != nil {
+		s.log.Warn("no kernel command line: module parameters from the board only", "err", err)
+	}
 	var errs []error
 	n := 0
 	start := time.Now()
@@ -181,7 +190,7 @@ func loadModules(s *System, boardPath string) error {
 			continue
 		}
 		name := board.ModuleName(path)
-		err := loadModule(path, s.Board.ModuleParams[name])
+		err := loadModule(path, ModuleParams(name, s.Board.ModuleParams[name], string(cmdline)))
 		switch {
 		case err == nil:
 			n++

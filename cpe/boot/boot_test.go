@@ -142,3 +142,22 @@ func TestSystemWatchdogFromBoard(t *testing.T) {
 		t.Fatal("a board without a watchdog got one")
 	}
 }
+
+func TestModuleParams(t *testing.T) {
+	for _, c := range []struct {
+		module, board, cmdline, want string
+	}{
+		{"mac80211_hwsim", "radios=1", "console=ttyS0", "radios=1"},
+		{"mac80211_hwsim", "radios=1", "console=ttyS0 mac80211_hwsim.radios=3", "radios=1 radios=3"},
+		{"mac80211_hwsim", "", "mac80211-hwsim.radios=3 other.x=1", "radios=3"},
+		{"mac80211-hwsim", "", "mac80211_hwsim.radios=3", "radios=3"},
+		{"virtio_net", "", "virtio_net.napi_tx=1 virtio_net.csum=0 virtio_netx.y=2", "napi_tx=1 csum=0"},
+		{"m", "", `m.name="a b" init=/bin/x.y m.=bad .x=1`, `name="a b"`},
+		{"m", "", "", ""},
+		{"m", " ", "  m.a=1\tm.b ", "a=1 b"},
+	} {
+		if got := ModuleParams(c.module, c.board, c.cmdline); got != c.want {
+			t.Errorf("ModuleParams(%q, %q, %q) = %q, want %q", c.module, c.board, c.cmdline, got, c.want)
+		}
+	}
+}
