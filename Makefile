@@ -32,8 +32,9 @@ all: build
 build:
 	$(GOBUILD) -o $(BIN) ./cmd/cpe
 
-# The binary for the board's architecture, then the kernel + initramfs + disk.
-image:
+# The binary for the board's architecture, then the kernel + initramfs + disk
+# (deps: the board's programs, such as wpa_supplicant, come from this machine).
+image: deps
 	@test -n "$(BOARD_GOARCH)" || { echo "make image: no goarch in $(BOARD_DIR)/board.json (BOARD=$(BOARD))" >&2; exit 1; }
 	GOOS=linux GOARCH=$(BOARD_GOARCH) GOARM=$(BOARD_GOARM) GOMIPS=$(BOARD_GOMIPS) $(GOBUILD) -o $(IMAGE_DIR)/cpe ./cmd/cpe
 	$(GO) run ./rootfs/cmd/mkimage -board $(BOARD_DIR) -binary $(IMAGE_DIR)/cpe -out $(IMAGE_DIR) -cache $(OUT)/cache

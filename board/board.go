@@ -31,6 +31,11 @@ type Board struct {
 	Modules      []string          `json:"modules"`
 	ModuleParams map[string]string `json:"module_params,omitempty"`
 
+	// Programs are executables of the build host the image carries, with
+	// their ELF interpreter and shared libraries (wpa_supplicant for SAE on
+	// the mesh); the host must be of the board's architecture.
+	Programs []string `json:"programs,omitempty"`
+
 	NICs     []NIC    `json:"nics"`
 	Perm     Perm     `json:"perm"`
 	Watchdog Watchdog `json:"watchdog"`
@@ -145,6 +150,11 @@ func (b *Board) Validate() error {
 			bad("modules[%d] %q: listed twice", i, m)
 		}
 		seen[m] = true
+	}
+	for i, p := range b.Programs {
+		if !strings.HasPrefix(p, "/") || strings.Contains(p, "..") {
+			bad("programs[%d] %q: an absolute path on the build host", i, p)
+		}
 	}
 	for m := range b.ModuleParams {
 		if !seen[m] {

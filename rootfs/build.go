@@ -45,6 +45,7 @@ type Result struct {
 	KernelVersion string // the directory name under /lib/modules
 	Modules       []string
 	Builtin       []string
+	Programs      []string // the board's programs and the libraries they load
 	Initramfs     string
 	SHA256        string
 	Size          int64
@@ -118,6 +119,16 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 	}
 	if err := skeleton(a, bin, boardDoc, []byte(load.String())); err != nil {
 		return nil, err
+	}
+	if len(b.Programs) > 0 {
+		files, err := ProgramFiles("", b.GOARCH, b.Programs, LibDirs(b.GOARCH))
+		if err != nil {
+			return nil, err
+		}
+		if err := addPrograms(a, "", files); err != nil {
+			return nil, err
+		}
+		res.Programs = files
 	}
 	gz, err := a.Gzip()
 	if err != nil {

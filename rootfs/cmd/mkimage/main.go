@@ -35,6 +35,9 @@ func main() {
 	}
 	fmt.Printf("kernel:    %s (%s)\n", res.KernelPackage, res.KernelVersion)
 	fmt.Printf("modules:   %d files for %s\n", len(res.Modules), strings.Join(rootfs.Sorted(res.Modules), " "))
+	if len(res.Programs) > 0 {
+		fmt.Printf("programs:  %s\n", strings.Join(res.Programs, " "))
+	}
 	if len(res.Builtin) > 0 {
 		fmt.Printf("built in:  %s\n", strings.Join(res.Builtin, " "))
 	}
