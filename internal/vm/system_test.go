@@ -5,15 +5,19 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"cpe/board"
 	"cpe/cpe/boot"
 	"cpe/internal/lab"
 	"cpe/internal/vm"
+	"cpe/rootfs"
 )
 
 var hostnameRE = regexp.MustCompile(`(?m)^\s*hostname:\s*(\S+)\s*$`)
@@ -301,4 +305,138 @@ func TestMeshPoint(t *testing.T) {
 		}
 	}
 	t.Logf("show mesh:\n%s", out)
+}
+
+// TestMeshBoxes: boxes in one VM form an 802.11s mesh on the simulated
+// radios, authenticate their peer links with SAE and reach each other's LANs
+// over Babel. The image's own box is configured from the console; three more
+// run `cpe run` each in a network namespace of its own with its own radio
+// (cmd/labinit starts them and pings from them). box3 has the wrong mesh key
+// and must not join.
+func TestMeshBoxes(t *testing.T) {
+	dir := vm.ImageDir(t)
+	const key, wrong = "correct horse battery", "wrong horse battery"
+	box := func(name string, phy int, key string) map[string]any {
+		return map[string]any{"name": name, "phy": phy, "isolated": key == wrong, "config": map[string]any{
+			"system": map[string]any{"hostname": name},
+			"lan":    []any{map[string]any{"interface": "lan0", "ipv6": map[string]any{}}},
+			"mesh": map[string]any{
+				"interfaces": []any{map[string]any{"interface": "wmesh0", "hello_interval": "1s", "update_interval": "4s"}},
+				"wifi":       map[string]any{"mesh_id": "labmesh", "channel": 6, "key": key},
+			},
+		}}
+	}
+	plan := map[string]any{"self": "box0", "self_lan": "lan0", "reach": "4m",
+		"boxes": []any{box("box1", 1, key), box("box2", 2, key), box("box3", 3, wrong)}}
+	v := bootLab(t, dir, plan, 4)
+	for _, b := range []string{"box1", "box2", "box3"} {
+		if !waitTranscript(v, regexp.MustCompile("lab: "+b+" started"), 2*time.Minute) {
+			t.Fatalf("%s did not start:\n%s", b, v.Transcript())
+		}
+	}
+	configure(t, v, "set mesh interfaces 0 interface wmesh0", "set mesh interfaces 0 hello_interval 1s",
+		"set mesh interfaces 0 update_interval 4s", "set mesh wifi mesh_id labmesh", "set mesh wifi channel 6",
+		fmt.Sprintf("set mesh wifi key %q", key), "commit")
+
+	fails := regexp.MustCompile(`lab: (box\d) FAILED`)
+	for _, b := range []string{"box1", "box2"} {
+		if !waitTranscript(v, regexp.MustCompile(`lab: `+b+` reaches all|lab: box[12] FAILED`), 5*time.Minute) || fails.MatchString(v.Transcript()) {
+			t.Fatalf("%s does not reach every box:\n%s\n%s", b, v.Transcript(), command(t, v, "show babel routes"))
+		}
+	}
+	var mesh string
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(2 * time.Second) {
+		mesh = command(t, v, "show mesh")
+		if strings.Count(mesh, " established ") == 2 && strings.Contains(mesh, "SAE") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("show mesh does not list two established SAE peer links:\n%s", mesh)
+		}
+	}
+	routes := command(t, v, "show babel routes")
+	lans := map[string]string{}
+	for _, m := range regexp.MustCompile(`lab: (box\d) lan (fd[0-9a-f:]+)::1\b`).FindAllStringSubmatch(v.Transcript(), -1) {
+		lans[m[1]] = m[2] + "::/64"
+	}
+	for _, b := range []string{"box1", "box2"} {
+		if lans[b] == "" || !strings.Contains(routes, lans[b]) {
+			t.Errorf("box0 has no Babel route to %s's LAN %q:\n%s", b, lans[b], routes)
+		}
+	}
+	// box3 had as long as the others: no peer link, no route, no ping.
+	if lans["box3"] == "" {
+		t.Errorf("box3 never got its LAN address:\n%s", v.Transcript())
+	} else if strings.Contains(routes, lans["box3"]) {
+		t.Errorf("box0 routes to box3 (wrong key) at %s:\n%s", lans["box3"], routes)
+	}
+	if strings.Contains(v.Transcript(), "lab: box3 reaches") {
+		t.Errorf("box3, with the wrong key, reached another box:\n%s", v.Transcript())
+	}
+	t.Logf("box0:\n%s\n%s", mesh, routes)
+}
+
+// waitTranscript waits for re anywhere in what the VM printed (lab lines
+// come between console prompts, so Expect's cursor may be past them).
+func waitTranscript(v *vm.VM, re *regexp.Regexp, within time.Duration) bool {
+	for deadline := time.Now().Add(within); !re.MatchString(v.Transcript()); time.Sleep(500 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			return false
+		}
+	}
+	return true
+}
+
+// bootLab boots the image with cmd/labinit and plan appended to its
+// initramfs and radios simulated radios, and waits for the console.
+func bootLab(t *testing.T, dir string, plan any, radios int) *vm.VM {
+	t.Helper()
+	doc, err := json.Marshal(plan)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := rootfs.NewArchive()
+	for _, err := range []error{
+		a.Dir("lab", 0o755),
+		a.File("lab/init", 0o755, labinit(t, dir)),
+		a.File("lab/plan.json", 0o644, doc),
+	} {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	gz, err := a.Gzip()
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, _ := bootToPrompt(t, vm.Options{
+		Initrd:    vm.AppendInitrd(t, dir, gz),
+		Append:    fmt.Sprintf("rdinit=/lab/init mac80211_hwsim.radios=%d", radios),
+		MemoryMiB: 512,
+	}, 90*time.Second)
+	return v
+}
+
+// labinit builds cmd/labinit for the image's board.
+func labinit(t *testing.T, dir string) []byte {
+	t.Helper()
+	doc, err := os.ReadFile(filepath.Join(dir, "board.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := board.Parse(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "labinit")
+	cmd := exec.Command("go", "build", "-o", out, "cpe/internal/vm/cmd/labinit")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+b.GOARCH, "GOARM="+b.GOARM, "GOMIPS="+b.GOMIPS)
+	if msg, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("building labinit: %v\n%s", err, msg)
+	}
+	bin, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bin
 }

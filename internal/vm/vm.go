@@ -74,8 +74,11 @@ type Options struct {
 	Index     int
 	MemoryMiB int    // default: the board's
 	Append    string // added to the kernel command line
-	Extra     []string
-	Prompt    *regexp.Regexp // default DefaultPrompt
+	// Initrd boots this initramfs in place of the image's (AppendInitrd
+	// makes one with a test's files added).
+	Initrd string
+	Extra  []string
+	Prompt *regexp.Regexp // default DefaultPrompt
 	// Serial is "stdio" for the harness (pipes) or "mon:stdio" for an
 	// interactive terminal (Ctrl-A x quits). Default "stdio".
 	Serial string
@@ -87,6 +90,22 @@ func FreshPerm(t T, imageDir string) string {
 	t.Helper()
 	p := filepath.Join(t.TempDir(), "perm.img")
 	if err := copyFile(filepath.Join(imageDir, "perm.img"), p); err != nil {
+		t.Fatalf("vm: %v", err)
+	}
+	return p
+}
+
+// AppendInitrd writes the image's initramfs followed by extra, a gzipped
+// cpio archive, into the test's temporary directory and returns its path,
+// for Options.Initrd. The kernel unpacks both; extra's files win.
+func AppendInitrd(t T, imageDir string, extra []byte) string {
+	t.Helper()
+	base, err := os.ReadFile(filepath.Join(imageDir, "initramfs.cpio.gz"))
+	if err != nil {
+		t.Fatalf("vm: %v", err)
+	}
+	p := filepath.Join(t.TempDir(), "initramfs.cpio.gz")
+	if err := os.WriteFile(p, append(base, extra...), 0o644); err != nil {
 		t.Fatalf("vm: %v", err)
 	}
 	return p
@@ -118,6 +137,10 @@ func Args(o Options) (bin string, args []string, err error) {
 	if serial == "" {
 		serial = "stdio"
 	}
+	initrd := o.Initrd
+	if initrd == "" {
+		initrd = filepath.Join(o.ImageDir, "initramfs.cpio.gz")
+	}
 	appendLine := strings.TrimSpace(string(cmdline))
 	if o.Append != "" {
 		appendLine += " " + o.Append
@@ -127,7 +150,7 @@ func Args(o Options) (bin string, args []string, err error) {
 		"-nodefaults", "-no-user-config", "-display", "none", "-monitor", "none",
 		"-serial", serial,
 		"-kernel", filepath.Join(o.ImageDir, "kernel"),
-		"-initrd", filepath.Join(o.ImageDir, "initramfs.cpio.gz"),
+		"-initrd", initrd,
 		"-append", appendLine,
 	}
 	if q.Firmware != "" {
