@@ -59,7 +59,7 @@ func (m meshComponent) Run(ctx context.Context) error {
 	}
 	r, err := router.New(router.Config{
 		Options: opts, Net: nw, SaveState: router.StateSaver(file), Logger: d.opts.Logger,
-		Routes: func(rs []babel.InstalledRoute) { d.facts.Put(plan.KeyMeshRoutes, rs) },
+		Routes: func(rs []babel.InstalledRoute) { d.facts.Put(plan.KeyMeshRoutes, kernelRoutes(rs)) },
 	})
 	if err != nil {
 		nw.Close()
@@ -88,6 +88,18 @@ func (m meshComponent) Run(ctx context.Context) error {
 	cancel()
 	<-done
 	return err
+}
+
+// kernelRoutes keeps of the installed routes what the kernel plan uses.
+// Their Babel metric moves with every smoothed link-cost sample and the
+// kernel routes do not carry it (they go in at one metric), so publishing
+// it would replan the whole box for nothing each time.
+func kernelRoutes(rs []babel.InstalledRoute) []babel.InstalledRoute {
+	out := slices.Clone(rs)
+	for i := range out {
+		out[i].Metric = 0
+	}
+	return out
 }
 
 // announce re-announces whenever the facts change what the box has to

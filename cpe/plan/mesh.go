@@ -13,7 +13,8 @@ import (
 	"cpe/wan/ra"
 )
 
-// KeyMeshRoutes holds the routes Babel selected (a []babel.InstalledRoute).
+// KeyMeshRoutes holds the routes Babel selected (a []babel.InstalledRoute,
+// without their Babel metric: the kernel routes do not carry it).
 const KeyMeshRoutes = "mesh/routes"
 
 // Mesh routes go in with one kernel metric: Babel has chosen among them

@@ -20,8 +20,9 @@ type CPE struct {
 
 // StartCPE runs `cpe run` with the given config document in ns and waits
 // until its console answers. State lives in a fresh temp dir unless
-// stateDir is given (to restart a box on the same state).
-func (n *Netns) StartCPE(config string, stateDir string) *CPE {
+// stateDir is given (to restart a box on the same state). It logs at debug
+// level; args are added to the command line (a later -log-level wins).
+func (n *Netns) StartCPE(config string, stateDir string, args ...string) *CPE {
 	t := n.lab.t
 	t.Helper()
 	dir, err := os.MkdirTemp("", "cpe-lab-")
@@ -37,7 +38,7 @@ func (n *Netns) StartCPE(config string, stateDir string) *CPE {
 		t.Fatalf("lab: %v", err)
 	}
 	c := &CPE{NS: n, Bin: Binary(t), Socket: filepath.Join(dir, "cli.sock"), State: stateDir, t: t}
-	c.Proc = n.Start(c.Bin, "run", "-config", cfg, "-state", stateDir, "-socket", c.Socket, "-log-level", "debug")
+	c.Proc = n.Start(append([]string{c.Bin, "run", "-config", cfg, "-state", stateDir, "-socket", c.Socket, "-log-level", "debug"}, args...)...)
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
 		if _, err := c.CLI("show", "version"); err == nil {
 			return c
