@@ -125,7 +125,7 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 		if err != nil {
 			return nil, err
 		}
-		if err := addPrograms(a, "", files); err != nil {
+		if err := AddPrograms(a, "", files); err != nil {
 			return nil, err
 		}
 		res.Programs = files

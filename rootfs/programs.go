@@ -125,9 +125,9 @@ func LibDirs(goarch string) []string {
 	return append(dirs, "/lib", "/usr/lib")
 }
 
-// addPrograms puts the files ProgramFiles listed into a, with their parent
+// AddPrograms puts the files ProgramFiles listed into a, with their parent
 // directories, reading them from root.
-func addPrograms(a *Archive, root string, files []string) error {
+func AddPrograms(a *Archive, root string, files []string) error {
 	for _, f := range files {
 		data, err := os.ReadFile(filepath.Join(root, f))
 		if err != nil {

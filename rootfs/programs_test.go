@@ -104,7 +104,7 @@ func TestAddProgramsMakesParents(t *testing.T) {
 		t.Fatal(err)
 	}
 	a := NewArchive()
-	if err := addPrograms(a, root, []string{"/usr/sbin/x"}); err != nil {
+	if err := AddPrograms(a, root, []string{"/usr/sbin/x"}); err != nil {
 		t.Fatal(err)
 	}
 	var names []string

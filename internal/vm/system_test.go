@@ -5,19 +5,15 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"cpe/board"
 	"cpe/cpe/boot"
 	"cpe/internal/lab"
 	"cpe/internal/vm"
-	"cpe/rootfs"
 )
 
 var hostnameRE = regexp.MustCompile(`(?m)^\s*hostname:\s*(\S+)\s*$`)
@@ -391,52 +387,10 @@ func waitTranscript(v *vm.VM, re *regexp.Regexp, within time.Duration) bool {
 // initramfs and radios simulated radios, and waits for the console.
 func bootLab(t *testing.T, dir string, plan any, radios int) *vm.VM {
 	t.Helper()
-	doc, err := json.Marshal(plan)
-	if err != nil {
-		t.Fatal(err)
-	}
-	a := rootfs.NewArchive()
-	for _, err := range []error{
-		a.Dir("lab", 0o755),
-		a.File("lab/init", 0o755, labinit(t, dir)),
-		a.File("lab/plan.json", 0o644, doc),
-	} {
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	gz, err := a.Gzip()
-	if err != nil {
-		t.Fatal(err)
-	}
 	v, _ := bootToPrompt(t, vm.Options{
-		Initrd:    vm.AppendInitrd(t, dir, gz),
+		Initrd:    vm.LabInitrd(t, dir, plan, nil),
 		Append:    fmt.Sprintf("rdinit=/lab/init mac80211_hwsim.radios=%d", radios),
 		MemoryMiB: 512,
 	}, 90*time.Second)
 	return v
-}
-
-// labinit builds cmd/labinit for the image's board.
-func labinit(t *testing.T, dir string) []byte {
-	t.Helper()
-	doc, err := os.ReadFile(filepath.Join(dir, "board.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := board.Parse(doc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := filepath.Join(t.TempDir(), "labinit")
-	cmd := exec.Command("go", "build", "-o", out, "cpe/internal/vm/cmd/labinit")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+b.GOARCH, "GOARM="+b.GOARM, "GOMIPS="+b.GOMIPS)
-	if msg, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("building labinit: %v\n%s", err, msg)
-	}
-	bin, err := os.ReadFile(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return bin
 }

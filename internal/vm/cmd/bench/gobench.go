@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
+	"io"
 	"os/exec"
 	"regexp"
 	"strconv"
@@ -33,6 +34,9 @@ type suite struct {
 	BenchTime string
 	Note      string
 	Rows      []comparison
+	// Run replaces `go test` on this machine (the benchmarks that need the
+	// image's kernel run inside the VM).
+	Run func(suite) (map[string]map[string]float64, map[string]string, error)
 }
 
 var suites = []suite{
@@ -95,16 +99,28 @@ var benchLine = regexp.MustCompile(`^(Benchmark\S+?)(?:-\d+)?\s+\d+\s+(.*)$`)
 // runSuite runs one suite's benchmarks and returns name → metric → value,
 // and the names that were skipped with their reasons.
 func runSuite(s suite) (map[string]map[string]float64, map[string]string, error) {
+	if s.Run != nil {
+		return s.Run(s)
+	}
 	cmd := exec.Command("go", "test", "-run", "^$", "-bench", s.Bench, "-benchtime", s.BenchTime, "-v", s.Pkg)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err := cmd.Run()
+	res, skipped := parseBench(&out)
+	if err != nil {
+		return res, skipped, fmt.Errorf("%s: %v\n%s", s.Pkg, err, out.String())
+	}
+	return res, skipped, nil
+}
+
+// parseBench reads `go test -bench -v` output.
+func parseBench(out io.Reader) (map[string]map[string]float64, map[string]string) {
 	res := map[string]map[string]float64{}
 	skipped := map[string]string{}
 	// A benchmark's log lines (the reason of a skip) come before its
 	// "--- SKIP" line.
 	var lastLog string
-	sc := bufio.NewScanner(&out)
+	sc := bufio.NewScanner(out)
 	for sc.Scan() {
 		line := sc.Text()
 		if m := benchLine.FindStringSubmatch(line); m != nil {
@@ -127,10 +143,7 @@ func runSuite(s suite) (map[string]map[string]float64, map[string]string, error)
 			lastLog = msg
 		}
 	}
-	if err != nil {
-		return res, skipped, fmt.Errorf("%s: %v\n%s", s.Pkg, err, out.String())
-	}
-	return res, skipped, nil
+	return res, skipped
 }
 
 // formatValue renders a value in its metric's unit.

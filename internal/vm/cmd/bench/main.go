@@ -11,7 +11,9 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"cpe/internal/lab"
@@ -28,9 +30,16 @@ func main() {
 	out := flag.String("out", "docs/benchmarks.md", "file whose image section is rewritten")
 	boots := flag.Int("boots", 3, "boots to take the median of")
 	only := flag.String("only", "", "image or go: run just that part")
+	pick := flag.String("suite", "", "run only the suites whose title contains this and print them (docs untouched)")
 	flag.Parse()
 	m := lab.NewMain("bench")
 	defer m.Close()
+	suites = append(suites, offloadSuite(m, *image))
+	if *pick != "" {
+		suites = slices.DeleteFunc(suites, func(s suite) bool { return !strings.Contains(s.Title, *pick) })
+		fmt.Print(goBenchSection(m.Logf))
+		return
+	}
 	if *only != "go" {
 		imageBench(m, *image, *out, *boots)
 	}

@@ -57,6 +57,10 @@ type Plan struct {
 	// Reach is how long a box tries to reach the others before it reports a
 	// failure; 0 means 5 minutes.
 	Reach Duration `json:"reach"`
+	// Run is a command run in a network namespace of its own once the
+	// image's NICs are there (the board's modules are loaded then): each line it prints
+	// comes out as "lab: run: LINE", and its end as "lab: run exit N".
+	Run []string `json:"run,omitempty"`
 }
 
 // Box is one more box: its radio (phyN) and its whole configuration. A box
@@ -146,6 +150,9 @@ func runLab() error {
 	if err != nil {
 		return err
 	}
+	if len(p.Run) > 0 {
+		return run(p.Run)
+	}
 	// The radios exist once the image's init has loaded mac80211_hwsim,
 	// which is after it mounted /sys and /run.
 	for _, b := range p.Boxes {
@@ -176,6 +183,34 @@ func runLab() error {
 		say("%s ended: %v", p.Boxes[i].Name, cmd.Wait())
 	}
 	return nil
+}
+
+// run waits for the image's NICs, runs args and passes on its output.
+func run(args []string) error {
+	if err := waitFor(2*time.Minute, func() bool { return exists("/sys/class/net/wan0") }); err != nil {
+		return fmt.Errorf("the image's NICs: %w", err)
+	}
+	cmd := exec.Command(args[0], args[1:]...)
+	cmd.Dir = "/tmp"
+	// A network namespace of its own: the image's interfaces (wan0, lan0)
+	// are not in the way of the names the command gives its own.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: unix.CLONE_NEWNET}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return err
+	}
+	cmd.Stderr = cmd.Stdout
+	if err := cmd.Start(); err != nil {
+		say("run exit -1: %v", err)
+		return err
+	}
+	sc := bufio.NewScanner(out)
+	for sc.Scan() {
+		say("run: %s", sc.Text())
+	}
+	err = cmd.Wait()
+	say("run exit %d", cmd.ProcessState.ExitCode())
+	return err
 }
 
 func phyPath(n int) string { return fmt.Sprintf("/sys/class/ieee80211/phy%d", n) }
