@@ -3,6 +3,7 @@ package firewall
 import (
 	"context"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -18,15 +19,29 @@ import (
 // Applier loads Rulesets into the kernel. It touches only the tables named
 // in the Ruleset it is given, each replaced in one netlink transaction, and
 // when only set contents differ it rewrites those sets and nothing else.
+//
+// It keeps its netlink sockets open from the first Apply on, since dialling
+// (into a network namespace above all) costs more than a small change
+// itself; Close releases them.
 type Applier struct {
 	netns  int // 0: the current network namespace
 	logger *slog.Logger
 
 	mu sync.Mutex
-	// what the last successful Apply left in the kernel
-	skel    string
+	// The lasting sockets: nft for the nftables library, nl for the
+	// generation and set element patches (batch_linux.go). Each is
+	// dropped after an error, so that whatever a failed exchange left
+	// queued or unread goes with it, and dialled again on next use.
+	nft    *nftables.Conn
+	nl     *netlink.Conn
+	closed bool
+	// what the last successful Apply left in the kernel; handles is nil
+	// when nothing is known
 	last    Ruleset
 	handles map[string][]uint64 // "family table chain" -> rule handles
+	// ascending says, per "family table set", that last's elements are
+	// strictly ascending, which the next diff then need not check again.
+	ascending map[string]bool
 	// gen is the ruleset generation our last commit left; genOK says
 	// that commit was the only one in between (see generation).
 	gen     uint32
@@ -88,10 +103,19 @@ func (c Changes) String() string {
 	return strings.Join(parts, "; ")
 }
 
+var errClosed = errors.New("firewall: applier closed")
+
+// conn returns the lasting nftables connection, dialling it if need be.
 func (a *Applier) conn() (*nftables.Conn, error) {
+	if a.closed {
+		return nil, errClosed
+	}
+	if a.nft != nil {
+		return a.nft, nil
+	}
 	// One transaction is one sendmsg: a ruleset with tens of thousands of
 	// set elements needs more than the default socket buffers.
-	opts := []nftables.ConnOption{nftables.WithSockOptions(bigBuffers)}
+	opts := []nftables.ConnOption{nftables.AsLasting(), nftables.WithSockOptions(bigBuffers)}
 	if a.netns != 0 {
 		opts = append(opts, nftables.WithNetNSFd(a.netns))
 	}
@@ -99,7 +123,34 @@ func (a *Applier) conn() (*nftables.Conn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("firewall: netlink: %w", err)
 	}
+	a.nft = c
 	return c, nil
+}
+
+// dropConns closes the sockets after an error: the nftables library
+// neither forgets messages queued for a batch that was never sent nor
+// matches replies to requests, so a socket that saw an error is not
+// trusted with the next exchange.
+func (a *Applier) dropConns() {
+	if a.nft != nil {
+		a.nft.CloseLasting()
+		a.nft = nil
+	}
+	if a.nl != nil {
+		a.nl.Close()
+		a.nl = nil
+	}
+}
+
+// Close releases the netlink sockets; the tables stay loaded. Apply and
+// Stats fail after Close. An Applier that lives as long as the process
+// need not be closed.
+func (a *Applier) Close() error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.closed = true
+	a.dropConns()
+	return nil
 }
 
 const sockBuf = 32 << 20
@@ -163,10 +214,9 @@ func wantsOffload(rs Ruleset) bool {
 }
 
 // Apply makes the kernel's copy of rs's tables equal to rs.
-func (a *Applier) Apply(ctx context.Context, rs Ruleset) (Changes, error) {
+func (a *Applier) Apply(ctx context.Context, rs Ruleset) (ch Changes, err error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	var ch Changes
 	if err := ctx.Err(); err != nil {
 		return ch, err
 	}
@@ -174,12 +224,22 @@ func (a *Applier) Apply(ctx context.Context, rs Ruleset) (Changes, error) {
 	if err != nil {
 		return ch, err
 	}
+	defer func() {
+		if err != nil {
+			a.dropConns()
+		}
+	}()
 	if wantsOffload(rs) {
 		if !a.probed {
 			a.probed = true
 			a.offloadErr = probeOffload(conn)
 			if a.offloadErr != nil {
 				a.logger.Warn("flow offload unavailable, forwarding without it", "err", a.offloadErr)
+				// The refused batch went through the socket: start afresh.
+				a.dropConns()
+				if conn, err = a.conn(); err != nil {
+					return ch, err
+				}
 			}
 		}
 		if a.offloadErr != nil {
@@ -187,13 +247,16 @@ func (a *Applier) Apply(ctx context.Context, rs Ruleset) (Changes, error) {
 			rs = withoutOffload(rs)
 		}
 	}
-	skel := rs.skeleton()
-	if a.skel == skel && a.handles != nil && a.genOK {
-		if g, err := a.generation(); err == nil && g == a.gen {
-			return a.patchSets(ctx, conn, rs, ch)
+	if a.handles != nil && sameSkeleton(a.last, rs) {
+		if a.genOK {
+			pch, err := a.patchSets(rs, ch)
+			if !errors.Is(err, errStale) {
+				return pch, err
+			}
+			// Someone else committed since: what the kernel holds is
+			// no longer known, read it back.
+			a.genOK = false
 		}
-	}
-	if a.skel == skel && a.handles != nil {
 		same, err := a.kernelMatches(conn, rs)
 		if err != nil {
 			return ch, err
@@ -247,7 +310,7 @@ func (a *Applier) replace(ctx context.Context, conn *nftables.Conn, rs Ruleset, 
 		return ch, err
 	}
 	if err := a.commit(conn); err != nil {
-		a.skel, a.handles = "", nil
+		a.handles = nil
 		return ch, fmt.Errorf("firewall: replace tables: %w", err)
 	}
 	for i := range rs.Tables {
@@ -255,10 +318,10 @@ func (a *Applier) replace(ctx context.Context, conn *nftables.Conn, rs Ruleset, 
 	}
 	handles, err := ruleHandles(conn, rs)
 	if err != nil {
-		a.skel, a.handles = "", nil
+		a.handles = nil
 		return ch, err
 	}
-	a.skel, a.last, a.handles = rs.skeleton(), rs, handles
+	a.last, a.handles, a.ascending = rs, handles, ascendingSets(rs)
 	a.logger.Info("firewall tables replaced", "tables", ch.Replaced)
 	return ch, nil
 }
@@ -352,7 +415,7 @@ func (a *Applier) applySets(ctx context.Context, conn *nftables.Conn, rs Ruleset
 		}
 	}
 	if len(changed) == 0 {
-		a.last = rs
+		a.last, a.ascending = rs, ascendingSets(rs)
 		return ch, nil
 	}
 	if err := ctx.Err(); err != nil {
@@ -362,9 +425,23 @@ func (a *Applier) applySets(ctx context.Context, conn *nftables.Conn, rs Ruleset
 		return ch, fmt.Errorf("firewall: update sets: %w", err)
 	}
 	ch.Sets = changed
-	a.last = rs
+	a.last, a.ascending = rs, ascendingSets(rs)
 	a.logger.Info("firewall sets updated", "changes", ch.String())
 	return ch, nil
+}
+
+func setKey(t *Table, s *Set) string { return tableKey(t) + " " + s.Name }
+
+// ascendingSets notes which sets of rs are strictly ascending.
+func ascendingSets(rs Ruleset) map[string]bool {
+	out := map[string]bool{}
+	for i := range rs.Tables {
+		t := &rs.Tables[i]
+		for j := range t.Sets {
+			out[setKey(t, &t.Sets[j])] = ascending(t.Sets[j].Elements)
+		}
+	}
+	return out
 }
 
 // commit sends the batch queued on conn and notes the generation it left,
@@ -381,53 +458,68 @@ func (a *Applier) commit(conn *nftables.Conn) error {
 }
 
 // patchSets adds and deletes just the elements that differ from what the
-// last Apply loaded. It is only called while the generation shows nobody
-// else committed since, so the kernel's sets are known without reading
-// them; this keeps a renumbering or a new pinhole cheap however big the
-// sets are.
-func (a *Applier) patchSets(ctx context.Context, conn *nftables.Conn, rs Ruleset, ch Changes) (Changes, error) {
+// last Apply loaded, in a batch the kernel refuses (errStale) when anyone
+// else committed since our last commit: the kernel's sets are then known
+// without reading them, which keeps a renumbering or a new pinhole cheap
+// however big the sets are.
+func (a *Applier) patchSets(rs Ruleset, ch Changes) (Changes, error) {
+	var msgs []netlink.Message
 	var changed []SetChange
+	asc := make(map[string]bool, len(a.ascending))
 	for i := range rs.Tables {
 		t := &rs.Tables[i]
 		lt, ok := a.last.Table(t.Family, t.Name)
 		if !ok {
-			return a.replace(ctx, conn, rs, ch)
+			return ch, errStale // not after sameSkeleton; be safe
 		}
-		e := newEncoder(t)
+		var e *encoder
 		for j := range t.Sets {
 			s := &t.Sets[j]
 			ls, ok := lt.Set(s.Name)
 			if !ok {
-				return a.replace(ctx, conn, rs, ch)
+				return ch, errStale
 			}
-			added, removed := elementDiff(ls.Elements, s.Elements)
+			k := setKey(t, s)
+			added, removed, sorted := diffElements(ls.Elements, a.ascending[k], s.Elements)
+			asc[k] = sorted
 			if len(added) == 0 && len(removed) == 0 {
 				continue
 			}
-			ns := e.set(s)
-			if len(removed) > 0 {
-				if err := conn.SetDeleteElements(ns, elements(&Set{Type: s.Type, Elements: removed})); err != nil {
-					return ch, fmt.Errorf("firewall: set %s: %w", s.Name, err)
-				}
+			if e == nil {
+				e = newEncoder(t)
 			}
-			if err := addElements(conn, ns, elements(&Set{Type: s.Type, Elements: added})); err != nil {
+			ns := e.set(s)
+			del, err := elemMsgs(ns, elements(&Set{Type: s.Type, Elements: removed}), true)
+			if err != nil {
 				return ch, err
 			}
+			add, err := elemMsgs(ns, elements(&Set{Type: s.Type, Elements: added}), false)
+			if err != nil {
+				return ch, err
+			}
+			msgs = append(append(msgs, del...), add...)
 			changed = append(changed, setChange(tableKey(t), s.Name, added, removed))
 		}
 	}
-	if len(changed) == 0 {
-		a.last = rs
+	if len(msgs) == 0 {
+		// Nothing to send, but the caller must still learn whether
+		// someone else changed our tables.
+		if g, err := a.generation(); err != nil || g != a.gen {
+			return ch, errStale
+		}
+		a.last, a.ascending = rs, asc
 		return ch, nil
 	}
-	if err := ctx.Err(); err != nil {
+	if err := a.sendPatch(msgs, a.gen); err != nil {
+		if !errors.Is(err, errStale) {
+			a.genOK = false
+			err = fmt.Errorf("firewall: update sets: %w", err)
+		}
 		return ch, err
 	}
-	if err := a.commit(conn); err != nil {
-		return ch, fmt.Errorf("firewall: update sets: %w", err)
-	}
+	a.gen = nextGen(a.gen)
 	ch.Sets = changed
-	a.last = rs
+	a.last, a.ascending = rs, asc
 	a.patched++
 	a.logger.Info("firewall sets updated", "changes", ch.String())
 	return ch, nil

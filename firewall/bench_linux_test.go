@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -32,6 +33,7 @@ func BenchmarkApply10k(b *testing.B) {
 		if _, err := a.Apply(context.Background(), rs); err != nil {
 			b.Fatal(err)
 		}
+		a.Close()
 	}
 }
 
@@ -51,18 +53,32 @@ func BenchmarkNftFile10k(b *testing.B) {
 
 // BenchmarkSetOnly10k changes one prefix of a 10,000-element set in place;
 // BenchmarkSetOnlyHome the same in the small ruleset of a home.
-func BenchmarkSetOnly10k(b *testing.B)  { benchSetOnly(b, bigInput()) }
-func BenchmarkSetOnlyHome(b *testing.B) { benchSetOnly(b, configs[0].in) }
+func BenchmarkSetOnly10k(b *testing.B)  { benchSetOnly(b, bigInput(), renumberOne) }
+func BenchmarkSetOnlyHome(b *testing.B) { benchSetOnly(b, configs[0].in, renumberOne) }
 
-func benchSetOnly(b *testing.B, in Input) {
+// BenchmarkPinhole10k adds one pinhole next to 10,000 and takes it away
+// again, one per iteration; BenchmarkPinholeHome the same in a home.
+func BenchmarkPinhole10k(b *testing.B)  { benchSetOnly(b, bigInput(), addPinhole) }
+func BenchmarkPinholeHome(b *testing.B) { benchSetOnly(b, configs[0].in, addPinhole) }
+
+func renumberOne(in Input) Input {
+	in.Own = append([]netip.Prefix{pfx("2001:db8:ffff::/64")}, in.Own[1:]...)
+	return in
+}
+
+func addPinhole(in Input) Input {
+	in.Pinholes = append(slices.Clone(in.Pinholes), Pinhole{Prefix: pfx("2001:db8:ffff::22/128"), Protocol: "tcp", Ports: []PortRange{{22, 22}}})
+	return in
+}
+
+// benchSetOnly applies change(in) and in by turns.
+func benchSetOnly(b *testing.B, in Input, change func(Input) Input) {
 	_, fd := newNetns(b)
-	a := NewApplier(ApplierOptions{NetNS: fd})
+	a := newApplier(b, fd)
 	if _, err := a.Apply(context.Background(), Build(in)); err != nil {
 		b.Fatal(err)
 	}
-	alt := in
-	alt.Own = append([]netip.Prefix{pfx("2001:db8:ffff::/64")}, in.Own[1:]...)
-	rss := []Ruleset{Build(alt), Build(in)}
+	rss := []Ruleset{Build(change(in)), Build(in)}
 	b.ResetTimer()
 	i := 0
 	for b.Loop() {

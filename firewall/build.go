@@ -210,8 +210,12 @@ func Build(in Input) Ruleset {
 		{Name: "bogons_v4", Type: SetIPv4, Elements: prefixElements(bog4)},
 		{Name: "open_v6", Type: SetIPv6, Elements: prefixElements(open6)},
 		{Name: "open_v4", Type: SetIPv4, Elements: prefixElements(open4)},
-		{Name: "pinholes", Type: SetPinhole, Elements: pinholeElements(in.Pinholes)},
 	}
+	exact, ranges := pinholeElements(in.Pinholes)
+	f.Sets = append(f.Sets,
+		Set{Name: "pinholes", Type: SetPinholeExact, Elements: exact},
+		Set{Name: "pinhole_ranges", Type: SetPinhole, Elements: ranges},
+	)
 	for _, s := range segs {
 		n6, n4 := lanSetName(s.iface, "v6"), lanSetName(s.iface, "v4")
 		f.Sets = append(f.Sets, Set{Name: n6, Type: SetIPv6, Elements: prefixElements(s.v6)})
@@ -273,7 +277,10 @@ func dedupIf(es []Element) []Element {
 
 var pinholeProtos = map[string]uint8{"tcp": 6, "udp": 17, "sctp": 132, "udplite": 136, "icmpv6": 58}
 
-func pinholeElements(ps []Pinhole) []Element {
+// pinholeElements returns the pinholes to one address, protocol and port
+// (exact) apart from those to a subnet or a range of protocols or ports,
+// each list strictly ascending.
+func pinholeElements(ps []Pinhole) (exact, ranges []Element) {
 	var out []Element
 	seen := map[Element]bool{}
 	for _, p := range ps {
@@ -300,7 +307,14 @@ func pinholeElements(ps []Pinhole) []Element {
 		}
 	}
 	slices.SortFunc(out, compareElements)
-	return out
+	for _, e := range out {
+		if e.Prefix.IsSingleIP() && e.ProtoLo == e.ProtoHi && e.PortLo == e.PortHi {
+			exact = append(exact, e)
+		} else {
+			ranges = append(ranges, e)
+		}
+	}
+	return exact, ranges
 }
 
 func rule(comment string, v VerdictKind, match ...Stmt) Rule {
@@ -379,6 +393,7 @@ func forwardRules(flow bool, segs []segSets) []Rule {
 		rs = append(rs,
 			rule("RFC 4890 4.3.1, RFC 6092 REC-10", Accept, from, icmp6Err),
 			rule("RFC 6092 REC-48: pinholes", Accept, from, pinholeMatch{"pinholes"}),
+			rule("RFC 6092 REC-48: pinholes", Accept, from, pinholeMatch{"pinhole_ranges"}),
 			rule("RFC 6092 transparent mode", Accept, from, addrMatch{V6: true, Dst: true, Set: "open_v6"}),
 			rule("", Accept, from, addrMatch{Dst: true, Set: "open_v4"}),
 			dropTo("RFC 6092 REC-11: no unsolicited inbound", ReasonInbound, from),

@@ -1,6 +1,7 @@
 package firewall
 
 import (
+	"math/rand/v2"
 	"net/netip"
 	"slices"
 	"strings"
@@ -241,7 +242,8 @@ func TestBuildSets(t *testing.T) {
 		{"bogons_v6", "fc00::/7"},
 		{"bogons_v4", ""},
 		{"lan_lan0_v6", "2001:db8:1:1::/64 2001:db8:1:f0::/62 2001:db8:2:1::/64"},
-		{"pinholes", "2001:db8:1:1::/64 . udp . 6000-6010 2001:db8:1:1::20 . ipv6-icmp . 0-65535 2001:db8:1:1::30 . 0-255 . 0-65535"},
+		{"pinholes", ""},
+		{"pinhole_ranges", "2001:db8:1:1::/64 . udp . 6000-6010 2001:db8:1:1::20 . ipv6-icmp . 0-65535 2001:db8:1:1::30 . 0-255 . 0-65535"},
 	} {
 		if got := get(c.set); got != c.want {
 			t.Errorf("set %s = %q, want %q", c.set, got, c.want)
@@ -264,6 +266,56 @@ func TestBuildSets(t *testing.T) {
 	in2.LANs = append(in2.LANs, Segment{Interface: "lan2"})
 	if Build(in2).skeleton() == rs.skeleton() {
 		t.Error("a new segment did not alter the rules")
+	}
+}
+
+// TestPinholeSets: a pinhole to one address, protocol and port goes to
+// the hash set "pinholes", any other to the interval set
+// "pinhole_ranges"; both let their traffic in and nothing else.
+func TestPinholeSets(t *testing.T) {
+	in := configs[0].in
+	in.Pinholes = []Pinhole{
+		{Name: "ssh", Prefix: pfx("2001:db8:1:1::22/128"), Protocol: "tcp", Ports: []PortRange{{22, 22}, {2222, 2222}}},
+		{Name: "web", Prefix: pfx("2001:db8:1:1::80/128"), Protocol: "TCP", Ports: []PortRange{{8000, 8080}}},
+		{Name: "subnet", Prefix: pfx("2001:db8:1:1::/64"), Protocol: "udp", Ports: []PortRange{{53, 53}}},
+		{Name: "any", Prefix: pfx("2001:db8:1:1::99/128")},
+		{Name: "ping", Prefix: pfx("2001:db8:1:1::98/128"), Protocol: "icmpv6", Ports: []PortRange{{1, 1}}},
+		{Name: "dup", Prefix: pfx("2001:db8:1:1::22/128"), Protocol: "tcp", Ports: []PortRange{{22, 22}}},
+	}
+	rs := Build(in)
+	tbl, _ := rs.Table(FamilyInet, FilterTable)
+	for _, c := range []struct{ set, want string }{
+		{"pinholes", "2001:db8:1:1::22 . tcp . 22 2001:db8:1:1::22 . tcp . 2222"},
+		{"pinhole_ranges", "2001:db8:1:1::/64 . udp . 53 2001:db8:1:1::80 . tcp . 8000-8080 2001:db8:1:1::98 . ipv6-icmp . 0-65535 2001:db8:1:1::99 . 0-255 . 0-65535"},
+	} {
+		s, _ := tbl.Set(c.set)
+		var parts []string
+		for _, e := range s.Elements {
+			parts = append(parts, e.String())
+		}
+		if got := strings.Join(parts, " "); got != c.want {
+			t.Errorf("set %s = %q, want %q", c.set, got, c.want)
+		}
+		if !ascending(s.Elements) {
+			t.Errorf("set %s is not strictly ascending", c.set)
+		}
+	}
+	const inet6 = "2001:db8:ffff::1"
+	for _, c := range []struct {
+		name string
+		p    packet
+		want string
+	}{
+		{"exact", packet{iif: "wan0", oif: "lan0", src: inet6, dst: "2001:db8:1:1::22", proto: 6, dport: 2222}, "accept"},
+		{"exact, other port", packet{iif: "wan0", oif: "lan0", src: inet6, dst: "2001:db8:1:1::22", proto: 6, dport: 23}, "drop drop_inbound"},
+		{"exact, other protocol", packet{iif: "wan0", oif: "lan0", src: inet6, dst: "2001:db8:1:1::22", proto: 17, dport: 22}, "drop drop_inbound"},
+		{"range", packet{iif: "wan0", oif: "lan0", src: inet6, dst: "2001:db8:1:1::80", proto: 6, dport: 8042}, "accept"},
+		{"subnet", packet{iif: "wan0", oif: "lan0", src: inet6, dst: "2001:db8:1:1::7", proto: 17, dport: 53}, "accept"},
+		{"any", packet{iif: "wan0", oif: "lan0", src: inet6, dst: "2001:db8:1:1::99", proto: 132, dport: 9}, "accept"},
+	} {
+		if got := eval(t, rs, "forward", c.p); got != c.want {
+			t.Errorf("%s: %s, want %s", c.name, got, c.want)
+		}
 	}
 }
 
@@ -311,5 +363,136 @@ func TestElementDiff(t *testing.T) {
 	}
 	if a, r := elementDiff(old, old); len(a)+len(r) != 0 {
 		t.Errorf("no change: added %v removed %v", a, r)
+	}
+}
+
+// TestDiffElements checks the Applier's diff against plain set arithmetic
+// on random changes to sorted sets and on lists in any order, with
+// duplicates: each element of cur not in old is added once, each of old
+// not in cur removed once, and cur is reported ascending exactly when it
+// is.
+func TestDiffElements(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	elem := func() Element {
+		a := netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 15: byte(rng.IntN(40))})
+		return Element{Prefix: netip.PrefixFrom(a, 128), ProtoLo: 6, ProtoHi: 6, PortLo: uint16(rng.IntN(3)), PortHi: uint16(rng.IntN(3))}
+	}
+	sorted := func(n int) []Element {
+		var es []Element
+		for range n {
+			es = append(es, elem())
+		}
+		slices.SortFunc(es, compareElements)
+		return slices.Compact(es)
+	}
+	type change struct{ old, cur []Element }
+	var cases []change
+	for range 2000 {
+		old := sorted(rng.IntN(30))
+		cur := slices.Clone(old)
+		switch rng.IntN(4) {
+		case 0: // a few elements replaced, added or removed, still sorted
+			for range rng.IntN(4) {
+				if len(cur) > 0 && rng.IntN(2) == 0 {
+					i := rng.IntN(len(cur))
+					cur = slices.Delete(cur, i, i+1)
+				} else {
+					cur = append(cur, elem())
+					slices.SortFunc(cur, compareElements)
+					cur = slices.Compact(cur)
+				}
+			}
+		case 1: // anything sorted
+			cur = sorted(rng.IntN(30))
+		case 2: // shuffled, perhaps with duplicates
+			cur = append(cur, sorted(rng.IntN(5))...)
+			if len(cur) > 0 {
+				cur = append(cur, cur[rng.IntN(len(cur))])
+			}
+			rng.Shuffle(len(cur), func(i, j int) { cur[i], cur[j] = cur[j], cur[i] })
+		case 3: // old itself out of order
+			rng.Shuffle(len(old), func(i, j int) { old[i], old[j] = old[j], old[i] })
+			cur = append(slices.Clone(old), elem())
+		}
+		cases = append(cases, change{old, cur})
+	}
+	set := func(es []Element) map[Element]bool {
+		m := map[Element]bool{}
+		for _, e := range es {
+			m[e] = true
+		}
+		return m
+	}
+	minus := func(a, b []Element) []Element {
+		in := set(b)
+		var out []Element
+		for e := range set(a) {
+			if !in[e] {
+				out = append(out, e)
+			}
+		}
+		slices.SortFunc(out, compareElements)
+		return out
+	}
+	for i, c := range cases {
+		for _, known := range []bool{false, true} {
+			if known && !ascending(c.old) {
+				continue // the Applier only claims what holds
+			}
+			added, removed, asc := diffElements(c.old, known, c.cur)
+			slices.SortFunc(added, compareElements)
+			slices.SortFunc(removed, compareElements)
+			if want := minus(c.cur, c.old); !slices.Equal(added, want) {
+				t.Fatalf("case %d (known %v): added %v, want %v\nold %v\ncur %v", i, known, added, want, c.old, c.cur)
+			}
+			if want := minus(c.old, c.cur); !slices.Equal(removed, want) {
+				t.Fatalf("case %d (known %v): removed %v, want %v\nold %v\ncur %v", i, known, removed, want, c.old, c.cur)
+			}
+			if asc != ascending(c.cur) {
+				t.Fatalf("case %d: ascending %v for %v", i, asc, c.cur)
+			}
+		}
+	}
+}
+
+// TestSameSkeleton: the field-by-field comparison the Applier uses agrees
+// with comparing rendered skeletons.
+func TestSameSkeleton(t *testing.T) {
+	var rss []Ruleset
+	for _, c := range configs {
+		rss = append(rss, Build(c.in))
+		in := c.in
+		in.Own = append(slices.Clone(in.Own), pfx("2001:db8:99::/48"))
+		in.Pinholes = append(slices.Clone(in.Pinholes), Pinhole{Prefix: pfx("2001:db8:1:1::5/128"), Protocol: "udp", Ports: []PortRange{{53, 53}}})
+		rss = append(rss, Build(in))
+		in.LogDrops = !in.LogDrops
+		rss = append(rss, Build(in))
+		in.FlowOffload = !in.FlowOffload
+		rss = append(rss, Build(in))
+	}
+	edited := Build(configs[0].in)
+	fwd, _ := edited.Tables[0].Chain("forward")
+	fwd.Rules = slices.Clone(fwd.Rules)
+	fwd.Rules[len(fwd.Rules)-1].Comment = "edited"
+	rss = append(rss, edited)
+	icmp := Build(configs[0].in)
+	in, _ := icmp.Tables[0].Chain("input")
+	in.Rules = slices.Clone(in.Rules)
+	in.Rules[3].Match = []Stmt{icmpMatch{V6: true, Types: []uint8{1, 2, 3}}}
+	port := Build(configs[0].in)
+	in, _ = port.Tables[0].Chain("input")
+	in.Rules = slices.Clone(in.Rules)
+	for i, r := range in.Rules {
+		if r.Comment == "DHCPv4 client" {
+			in.Rules[i].Match = []Stmt{fromUplink, udpMatch{67, 69}}
+		}
+	}
+	rss = append(rss, icmp, port, withoutOffload(rss[len(rss)-3]), Ruleset{})
+	for i, a := range rss {
+		for j, b := range rss {
+			if got, want := sameSkeleton(a, b), a.skeleton() == b.skeleton(); got != want {
+				t.Errorf("rulesets %d and %d: sameSkeleton %v, skeletons equal %v", i, j, got, want)
+			}
+		}
 	}
 }

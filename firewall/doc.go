@@ -26,8 +26,11 @@
 //
 // Renumbering. Everything that a new prefix, uplink address or pinhole
 // changes lives in named sets; the Applier then changes just those elements
-// in one transaction and leaves rules (and their handles) alone. Any other change
-// deletes and recreates our tables inside one transaction, so there is never
-// a moment without a firewall. Flow offload is probed once; when the kernel
+// in one transaction and leaves rules (and their handles) alone. Pinholes to
+// one address, protocol and port, the usual kind, live in a set without
+// intervals, which the kernel keeps in a hash: adding or removing one costs
+// the same however many there are. Any other change deletes and recreates
+// our tables inside one transaction, so there is never a moment without a
+// firewall. Flow offload is probed once; when the kernel
 // cannot do flowtables the Applier leaves them out and says why.
 package firewall

@@ -61,6 +61,9 @@ func (e *encoder) set(s *Set) *nftables.Set {
 	case SetPinhole:
 		ns.KeyType = nftables.MustConcatSetType(nftables.TypeIP6Addr, nftables.TypeInetProto, nftables.TypeInetService)
 		ns.Interval, ns.Concatenation, ns.KeyByteOrder = true, true, binaryutil.BigEndian
+	case SetPinholeExact:
+		ns.KeyType = nftables.MustConcatSetType(nftables.TypeIP6Addr, nftables.TypeInetProto, nftables.TypeInetService)
+		ns.Concatenation, ns.KeyByteOrder = true, binaryutil.BigEndian
 	}
 	e.sets[s.Name] = ns
 	return ns
@@ -90,11 +93,18 @@ func lastAddr(p netip.Prefix) netip.Addr {
 	return out
 }
 
+// pinholeKey is the key of a concatenation ipv6_addr . inet_proto .
+// inet_service: each field padded to 32 bits, as registers hold them.
+func pinholeKey(a netip.Addr, proto uint8, port uint16) []byte {
+	key := append(a.AsSlice(), pad4([]byte{proto})...)
+	return append(key, pad4(be16(port))...)
+}
+
 // elements encodes set elements the way nft does: an interval set holds a
 // start element and an end element one past the last address (none when
 // the interval runs to the top of the address space); a concatenated
 // interval set (pipapo) holds key and key end in one element, each field
-// padded to 32 bits.
+// padded to 32 bits; one without intervals (a hash) holds the key alone.
 func elements(s *Set) []nftables.SetElement {
 	var out []nftables.SetElement
 	for _, el := range s.Elements {
@@ -106,11 +116,11 @@ func elements(s *Set) []nftables.SetElement {
 			if next := lastAddr(el.Prefix).Next(); next.IsValid() {
 				out = append(out, nftables.SetElement{Key: next.AsSlice(), IntervalEnd: true})
 			}
+		case SetPinholeExact:
+			out = append(out, nftables.SetElement{Key: pinholeKey(el.Prefix.Addr(), el.ProtoLo, el.PortLo)})
 		case SetPinhole:
-			key := append(el.Prefix.Masked().Addr().AsSlice(), pad4([]byte{el.ProtoLo})...)
-			key = append(key, pad4(be16(el.PortLo))...)
-			end := append(lastAddr(el.Prefix).AsSlice(), pad4([]byte{el.ProtoHi})...)
-			end = append(end, pad4(be16(el.PortHi))...)
+			key := pinholeKey(el.Prefix.Masked().Addr(), el.ProtoLo, el.PortLo)
+			end := pinholeKey(lastAddr(el.Prefix), el.ProtoHi, el.PortHi)
 			out = append(out, nftables.SetElement{Key: key, KeyEnd: end})
 		}
 	}
@@ -365,15 +375,10 @@ func addTable(conn *nftables.Conn, t *Table) error {
 }
 
 func addElements(conn *nftables.Conn, s *nftables.Set, els []nftables.SetElement) error {
-	for len(els) > 0 {
-		n := min(len(els), maxElemsPerMsg)
-		if s.Interval && !s.Concatenation && n < len(els) && els[n].IntervalEnd {
-			n++ // keep an interval's start and end in one message
-		}
-		if err := conn.SetAddElements(s, els[:n]); err != nil {
+	for _, run := range chunks(s, els) {
+		if err := conn.SetAddElements(s, run); err != nil {
 			return fmt.Errorf("firewall: set %s: %w", s.Name, err)
 		}
-		els = els[n:]
 	}
 	return nil
 }

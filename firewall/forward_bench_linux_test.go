@@ -26,37 +26,7 @@ func BenchmarkForward(b *testing.B) {
 }
 
 func benchForward(b *testing.B, v6 bool, mode string) {
-	client, _ := newNetns(b)
-	router, fd := newNetns(b)
-	server, _ := newNetns(b)
-	link := func(a, an, c, cn string) {
-		run(b, "ip", "link", "add", an, "netns", a, "type", "veth", "peer", "name", cn, "netns", c)
-		inNetns(b, a, "", "ip", "link", "set", an, "up")
-		inNetns(b, c, "", "ip", "link", "set", cn, "up")
-	}
-	link(client, "eth0", router, "lan0")
-	link(router, "wan0", server, "eth0")
-	for _, ns := range []string{client, router, server} {
-		inNetns(b, ns, "", "ip", "link", "set", "lo", "up")
-	}
-	inNetns(b, router, "", "sysctl", "-qw", "net.ipv4.ip_forward=1", "net.ipv6.conf.all.forwarding=1")
-	for _, c := range [][]string{
-		{client, "addr", "add", "192.168.1.10/24", "dev", "eth0"},
-		{client, "route", "add", "default", "via", "192.168.1.1"},
-		{client, "-6", "addr", "add", "2001:db8:1:1::10/64", "dev", "eth0", "nodad"},
-		{client, "-6", "route", "add", "default", "via", "2001:db8:1:1::1"},
-		{router, "addr", "add", "192.168.1.1/24", "dev", "lan0"},
-		{router, "-6", "addr", "add", "2001:db8:1:1::1/64", "dev", "lan0", "nodad"},
-		{router, "addr", "add", "198.51.100.2/24", "dev", "wan0"},
-		{router, "-6", "addr", "add", "2001:db8:a0::2/64", "dev", "wan0", "nodad"},
-		{server, "addr", "add", "198.51.100.1/24", "dev", "eth0"},
-		{server, "-6", "addr", "add", "2001:db8:a0::1/64", "dev", "eth0", "nodad"},
-		{server, "-6", "route", "add", "2001:db8:1::/48", "via", "2001:db8:a0::2"},
-		// Without the ruleset there is no NAT44: the server routes the LAN.
-		{server, "route", "add", "192.168.1.0/24", "via", "198.51.100.2"},
-	} {
-		inNetns(b, c[0], "", append([]string{"ip"}, c[1:]...)...)
-	}
+	client, _, server, fd := newForwardLab(b)
 	if mode != "none" {
 		in := Input{
 			Uplinks:     []Uplink{{Interface: "wan0", IPv4: []netip.Addr{addr("198.51.100.2")}}},
@@ -65,7 +35,7 @@ func benchForward(b *testing.B, v6 bool, mode string) {
 			FlowOffload: mode == "offload",
 			LogDrops:    true,
 		}
-		ch, err := NewApplier(ApplierOptions{NetNS: fd}).Apply(context.Background(), Build(in))
+		ch, err := newApplier(b, fd).Apply(context.Background(), Build(in))
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -117,6 +87,45 @@ func benchForward(b *testing.B, v6 bool, mode string) {
 	}
 	b.ReportMetric(total/float64(b.N)/1e6, "Mbit/s")
 
+}
+
+// newForwardLab makes a router namespace between a client on its LAN
+// (lan0: 192.168.1.0/24, 2001:db8:1:1::/64, the client is ::10) and a
+// server on its uplink (wan0: 198.51.100.0/24, 2001:db8:a0::/64, the
+// server is ::1), forwarding on and no ruleset loaded. fd is the router's.
+func newForwardLab(b testing.TB) (client, router, server string, fd int) {
+	client, _ = newNetns(b)
+	router, fd = newNetns(b)
+	server, _ = newNetns(b)
+	link := func(a, an, c, cn string) {
+		run(b, "ip", "link", "add", an, "netns", a, "type", "veth", "peer", "name", cn, "netns", c)
+		inNetns(b, a, "", "ip", "link", "set", an, "up")
+		inNetns(b, c, "", "ip", "link", "set", cn, "up")
+	}
+	link(client, "eth0", router, "lan0")
+	link(router, "wan0", server, "eth0")
+	for _, ns := range []string{client, router, server} {
+		inNetns(b, ns, "", "ip", "link", "set", "lo", "up")
+	}
+	inNetns(b, router, "", "sysctl", "-qw", "net.ipv4.ip_forward=1", "net.ipv6.conf.all.forwarding=1")
+	for _, c := range [][]string{
+		{client, "addr", "add", "192.168.1.10/24", "dev", "eth0"},
+		{client, "route", "add", "default", "via", "192.168.1.1"},
+		{client, "-6", "addr", "add", "2001:db8:1:1::10/64", "dev", "eth0", "nodad"},
+		{client, "-6", "route", "add", "default", "via", "2001:db8:1:1::1"},
+		{router, "addr", "add", "192.168.1.1/24", "dev", "lan0"},
+		{router, "-6", "addr", "add", "2001:db8:1:1::1/64", "dev", "lan0", "nodad"},
+		{router, "addr", "add", "198.51.100.2/24", "dev", "wan0"},
+		{router, "-6", "addr", "add", "2001:db8:a0::2/64", "dev", "wan0", "nodad"},
+		{server, "addr", "add", "198.51.100.1/24", "dev", "eth0"},
+		{server, "-6", "addr", "add", "2001:db8:a0::1/64", "dev", "eth0", "nodad"},
+		{server, "-6", "route", "add", "2001:db8:1::/48", "via", "2001:db8:a0::2"},
+		// Without the ruleset there is no NAT44: the server routes the LAN.
+		{server, "route", "add", "192.168.1.0/24", "via", "198.51.100.2"},
+	} {
+		inNetns(b, c[0], "", append([]string{"ip"}, c[1:]...)...)
+	}
+	return client, router, server, fd
 }
 
 func run(b testing.TB, args ...string) {

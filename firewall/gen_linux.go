@@ -14,11 +14,40 @@ import (
 // kernel holds exactly what the Applier last loaded and a change can be
 // patched in without reading anything back.
 func (a *Applier) generation() (uint32, error) {
+	c, err := a.netlinkConn()
+	if err != nil {
+		return 0, err
+	}
+	g, err := queryGeneration(c)
+	if err != nil {
+		a.nl.Close()
+		a.nl = nil
+	}
+	return g, err
+}
+
+// netlinkConn returns the lasting plain netlink socket, for the
+// generation and for set element patches, dialling it if need be.
+func (a *Applier) netlinkConn() (*netlink.Conn, error) {
+	if a.closed {
+		return nil, errClosed
+	}
+	if a.nl != nil {
+		return a.nl, nil
+	}
 	c, err := netlink.Dial(unix.NETLINK_NETFILTER, &netlink.Config{NetNS: a.netns})
 	if err != nil {
-		return 0, fmt.Errorf("firewall: netlink: %w", err)
+		return nil, fmt.Errorf("firewall: netlink: %w", err)
 	}
-	defer c.Close()
+	if err := bigBuffers(c); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("firewall: netlink: %w", err)
+	}
+	a.nl = c
+	return c, nil
+}
+
+func queryGeneration(c *netlink.Conn) (uint32, error) {
 	msgs, err := c.Execute(netlink.Message{
 		Header: netlink.Header{
 			Type:  netlink.HeaderType(unix.NFNL_SUBSYS_NFTABLES<<8 | unix.NFT_MSG_GETGEN),

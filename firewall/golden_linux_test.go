@@ -89,7 +89,7 @@ func TestKernelGolden(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			ns, fd := newNetns(t)
 			rs := Build(c.in)
-			a := NewApplier(ApplierOptions{NetNS: fd})
+			a := newApplier(t, fd)
 			ch, err := a.Apply(context.Background(), rs)
 			if err != nil {
 				t.Fatal(err)
@@ -131,7 +131,7 @@ func TestOtherTablesSurvive(t *testing.T) {
 	ns, fd := newNetns(t)
 	inNetns(t, ns, "table inet other {\n chain c {\n  type filter hook input priority 10; policy accept;\n  tcp dport 22 counter accept\n }\n}\n", "nft", "-f", "-")
 	before := inNetns(t, ns, "", "nft", "-a", "list", "table", "inet", "other")
-	a := NewApplier(ApplierOptions{NetNS: fd})
+	a := newApplier(t, fd)
 	in := configs[0].in
 	for i, rs := range []Ruleset{Build(in), Build(configs[1].in), Build(in)} {
 		if _, err := a.Apply(context.Background(), rs); err != nil {
@@ -172,7 +172,7 @@ func ruleLines(t *testing.T, ns string) []string {
 // leave every rule, with its handle, in place.
 func TestSetOnlyChange(t *testing.T) {
 	ns, fd := newNetns(t)
-	a := NewApplier(ApplierOptions{NetNS: fd})
+	a := newApplier(t, fd)
 	in := configs[0].in
 	if _, err := a.Apply(context.Background(), Build(in)); err != nil {
 		t.Fatal(err)
@@ -229,7 +229,7 @@ func TestSetOnlyChange(t *testing.T) {
 // nobody else committed is patched in place.
 func TestHandEditedSetRepaired(t *testing.T) {
 	ns, fd := newNetns(t)
-	a := NewApplier(ApplierOptions{NetNS: fd})
+	a := newApplier(t, fd)
 	in := configs[0].in
 	if _, err := a.Apply(context.Background(), Build(in)); err != nil {
 		t.Fatal(err)
@@ -277,7 +277,7 @@ func TestHandEditedSetRepaired(t *testing.T) {
 		}
 		got := listTables(t, ns)
 		fresh, freshFD := newNetns(t)
-		if _, err := NewApplier(ApplierOptions{NetNS: freshFD}).Apply(context.Background(), Build(in)); err != nil {
+		if _, err := newApplier(t, freshFD).Apply(context.Background(), Build(in)); err != nil {
 			t.Fatal(err)
 		}
 		if want := listTables(t, fresh); counterRE.ReplaceAllString(got, "") != counterRE.ReplaceAllString(want, "") {

@@ -3,6 +3,7 @@ package firewall
 import (
 	"fmt"
 	"net/netip"
+	"reflect"
 	"slices"
 	"sort"
 	"strconv"
@@ -41,7 +42,16 @@ const (
 	SetIPv4                   // IPv4 prefixes (interval)
 	SetIPv6                   // IPv6 prefixes (interval)
 	SetPinhole                // ipv6_addr . inet_proto . inet_service (interval)
+	// SetPinholeExact is ipv6_addr . inet_proto . inet_service without
+	// intervals: one address, one protocol and one port per element. The
+	// kernel keeps it in a hash, where adding or deleting an element costs
+	// the same however big the set is; an interval set (pipapo) rebuilds
+	// its lookup tables, and a delete scans every element.
+	SetPinholeExact
 )
+
+// interval reports whether the set's elements are ranges.
+func (t SetType) interval() bool { return t != SetIfname && t != SetPinholeExact }
 
 func (t SetType) nft() string {
 	switch t {
@@ -67,8 +77,9 @@ type Set struct {
 // Element is one set element; which fields count depends on the set's type.
 type Element struct {
 	Ifname string       // SetIfname
-	Prefix netip.Prefix // SetIPv4, SetIPv6, SetPinhole
-	// SetPinhole only: protocol range and destination port range, inclusive.
+	Prefix netip.Prefix // SetIPv4, SetIPv6, SetPinhole, SetPinholeExact
+	// SetPinhole(Exact) only: protocol range and destination port range,
+	// inclusive; an exact set's elements have Lo == Hi.
 	ProtoLo, ProtoHi uint8
 	PortLo, PortHi   uint16
 }
@@ -403,6 +414,44 @@ func (rs Ruleset) Listing(st Stats) string { return rs.render(true, &st) }
 // skeletons differ only in set contents, which the Applier changes in place.
 func (rs Ruleset) skeleton() string { return rs.render(false, nil) }
 
+// sameSkeleton reports whether a and b have equal skeletons, field by
+// field rather than by rendering both: the Applier asks on every Apply,
+// and rendering costs more than the rest of a small change.
+func sameSkeleton(a, b Ruleset) bool {
+	return slices.EqualFunc(a.Tables, b.Tables, func(x, y Table) bool {
+		return x.Family == y.Family && x.Name == y.Name &&
+			slices.Equal(x.Counters, y.Counters) &&
+			slices.EqualFunc(x.Sets, y.Sets, func(s, t Set) bool { return s.Name == t.Name && s.Type == t.Type }) &&
+			slices.EqualFunc(x.Flowtables, y.Flowtables, func(f, g Flowtable) bool {
+				return f.Name == g.Name && slices.Equal(f.Devices, g.Devices)
+			}) &&
+			slices.EqualFunc(x.Chains, y.Chains, sameChain)
+	})
+}
+
+func sameChain(x, y Chain) bool {
+	return x.Name == y.Name && x.Type == y.Type && x.Hook == y.Hook && x.Priority == y.Priority && x.Drop == y.Drop &&
+		slices.EqualFunc(x.Rules, y.Rules, func(r, s Rule) bool {
+			return r.Verdict == s.Verdict && r.Comment == s.Comment &&
+				slices.EqualFunc(r.Match, s.Match, sameStmt) && slices.EqualFunc(r.Action, s.Action, sameStmt)
+		})
+}
+
+// sameStmt compares two statements. Most kinds are comparable structs; the
+// ones holding a list (icmpMatch, l4protoMatch) cannot be compared with ==
+// and take reflect.DeepEqual. No kind holds an interface, which could make
+// == panic on a comparable type.
+func sameStmt(x, y Stmt) bool {
+	tx := reflect.TypeOf(x)
+	if tx != reflect.TypeOf(y) {
+		return false
+	}
+	if tx != nil && tx.Comparable() {
+		return x == y
+	}
+	return reflect.DeepEqual(x, y)
+}
+
 // Counter is a packet and byte count.
 type Counter struct{ Packets, Bytes uint64 }
 
@@ -444,7 +493,7 @@ func (rs Ruleset) render(elements bool, st *Stats) string {
 		}
 		for _, s := range t.Sets {
 			fmt.Fprintf(&b, "\tset %s {\n\t\ttype %s\n", s.Name, s.Type.nft())
-			if s.Type != SetIfname {
+			if s.Type.interval() {
 				b.WriteString("\t\tflags interval\n")
 			}
 			if elements && len(s.Elements) > 0 {
@@ -571,49 +620,75 @@ func compareElements(a, b Element) int {
 }
 
 // elementDiff lists the elements of cur not in old, and of old not in cur.
-// Sorted inputs (as Build makes them) take one merge pass; others a map.
 func elementDiff(old, cur []Element) (added, removed []Element) {
-	if !slices.IsSortedFunc(old, compareElements) || !slices.IsSortedFunc(cur, compareElements) {
-		o := make(map[Element]bool, len(old))
-		for _, x := range old {
-			o[x] = true
+	added, removed, _ = diffElements(old, false, cur)
+	return added, removed
+}
+
+// diffElements is elementDiff for the Applier, which diffs sets of tens of
+// thousands of elements of which a change touches a few. Build emits every
+// set strictly ascending; oldAscending says old is known to be (the
+// Applier remembers it from the last Apply), which spares checking it
+// again. It also reports whether cur is strictly ascending, for the next
+// call. Inputs in any other order take a map.
+func diffElements(old []Element, oldAscending bool, cur []Element) (added, removed []Element, curAscending bool) {
+	if oldAscending || ascending(old) {
+		if added, removed, ok := mergeDiff(old, cur); ok {
+			return added, removed, true
 		}
-		c := make(map[Element]bool, len(cur))
-		for _, x := range cur {
-			c[x] = true
-			if !o[x] {
-				added = append(added, x)
-			}
-		}
-		for _, x := range old {
-			if !c[x] {
-				removed = append(removed, x)
-			}
-		}
-		return added, removed
 	}
-	i, j := 0, 0
-	for i < len(old) || j < len(cur) {
-		switch {
-		case j == len(cur):
+	o := make(map[Element]bool, len(old))
+	for _, x := range old {
+		o[x] = true
+	}
+	c := make(map[Element]bool, len(cur))
+	for _, x := range cur {
+		if !o[x] && !c[x] {
+			added = append(added, x)
+		}
+		c[x] = true
+	}
+	for _, x := range old {
+		if !c[x] {
+			removed = append(removed, x)
+			c[x] = true // once, however often old lists it
+		}
+	}
+	return added, removed, ascending(cur)
+}
+
+// ascending reports whether es is strictly ascending: sorted, and so
+// without duplicates.
+func ascending(es []Element) bool {
+	for i := 1; i < len(es); i++ {
+		if compareElements(es[i-1], es[i]) >= 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// mergeDiff diffs old, strictly ascending, with cur in one merge pass; ok
+// is false when cur turns out not to be strictly ascending. An element of
+// cur equal to the next of old costs one ==, and needs no ordering check:
+// it is above its predecessor in cur whether that one was in old (as old
+// is ascending) or added (as it was added for being below old[i]). Only an
+// added element is compared with its predecessor.
+func mergeDiff(old, cur []Element) (added, removed []Element, ok bool) {
+	i := 0
+	for j := range cur {
+		for i < len(old) && old[i] != cur[j] && compareElements(old[i], cur[j]) < 0 {
 			removed = append(removed, old[i])
 			i++
-		case i == len(old):
-			added = append(added, cur[j])
-			j++
-		default:
-			switch c := compareElements(old[i], cur[j]); {
-			case c == 0:
-				i++
-				j++
-			case c < 0:
-				removed = append(removed, old[i])
-				i++
-			default:
-				added = append(added, cur[j])
-				j++
-			}
 		}
+		if i < len(old) && old[i] == cur[j] {
+			i++
+			continue
+		}
+		if j > 0 && compareElements(cur[j-1], cur[j]) >= 0 {
+			return nil, nil, false
+		}
+		added = append(added, cur[j])
 	}
-	return added, removed
+	return added, append(removed, old[i:]...), true
 }

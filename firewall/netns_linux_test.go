@@ -36,6 +36,14 @@ func newNetns(t testing.TB) (name string, fd int) {
 	return name, int(f.Fd())
 }
 
+// newApplier returns an Applier working in the namespace fd, closed when
+// the test ends.
+func newApplier(t testing.TB, fd int) *Applier {
+	a := NewApplier(ApplierOptions{NetNS: fd})
+	t.Cleanup(func() { a.Close() })
+	return a
+}
+
 // inNetns runs a command in the namespace and returns its stdout.
 func inNetns(t testing.TB, ns string, stdin string, args ...string) string {
 	t.Helper()

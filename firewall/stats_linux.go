@@ -10,7 +10,7 @@ import (
 // Stats reads the counters of the tables of the last Ruleset applied. Rule
 // counters are matched to rules by position, which holds while the kernel
 // has exactly the rules Apply made (Apply rebuilds the tables otherwise).
-func (a *Applier) Stats() (Ruleset, Stats, error) {
+func (a *Applier) Stats() (_ Ruleset, _ Stats, err error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	st := Stats{Named: map[string]map[string]Counter{}, Rules: map[string][]Counter{}}
@@ -21,6 +21,11 @@ func (a *Applier) Stats() (Ruleset, Stats, error) {
 	if err != nil {
 		return a.last, st, err
 	}
+	defer func() {
+		if err != nil {
+			a.dropConns()
+		}
+	}()
 	for i := range a.last.Tables {
 		t := &a.last.Tables[i]
 		nt := &nftables.Table{Family: familyOf(t.Family), Name: t.Name}

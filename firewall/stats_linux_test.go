@@ -12,7 +12,7 @@ import (
 // Listing puts them on the right rules.
 func TestStats(t *testing.T) {
 	ns, fd := newNetns(t)
-	a := NewApplier(ApplierOptions{NetNS: fd})
+	a := newApplier(t, fd)
 	if _, _, err := a.Stats(); err == nil {
 		t.Error("Stats before any Apply: no error")
 	}

@@ -149,9 +149,11 @@ func cmdRun(args []string, stderr io.Writer) int {
 		return 1
 	}
 	defer k.Close()
+	fw := firewall.NewApplier(firewall.ApplierOptions{Logger: log})
+	defer fw.Close()
 	d, err := daemon.New(daemon.Options{
 		Kernel:     k,
-		Firewall:   firewall.NewApplier(firewall.ApplierOptions{Logger: log}),
+		Firewall:   fw,
 		StateDir:   *stateDir,
 		ConfigFile: *cfgFile,
 		Socket:     *socket,
