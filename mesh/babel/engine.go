@@ -72,9 +72,21 @@ type iface struct {
 	up         bool
 	addr       netip.Addr // our link-local address
 	helloSeqno uint16
-	nextHello  time.Time
-	nextUpdate time.Time
-	helloCount uint64
+	// A cycle runs from one full update to the next, with as many
+	// scheduled Hellos as the update interval holds, the last of them
+	// starting the next cycle. Its length is drawn when it starts, and
+	// each Hello's time when the one before goes, so that every Hello,
+	// IHU and Update can announce when its successor will really come.
+	cycle     time.Duration // the current cycle's length
+	nextCycle time.Duration // the next one's, drawn ahead for the IHUs
+	cycleEnd  time.Time
+	left      int       // scheduled Hellos still to come in the cycle
+	nextHello time.Time // the next of them
+	// Full IHUs start every cycle, or every other one on wired links
+	// (ihuLeft counts the cycles to go); ihuPeriod is the time from
+	// one to the next, the interval IHUs announce.
+	ihuLeft   int
+	ihuPeriod time.Duration
 	// RFC 8967 sending state: one index and counter for the interface.
 	pc    uint32
 	index []byte
@@ -263,10 +275,8 @@ func (e *Engine) LinkUp(now time.Time, name string, addr netip.Addr) error {
 			return err
 		}
 	}
-	e.sendHello(ifc)
+	e.startCycle(ifc)
 	e.queueTLV(ifc, MulticastGroup, RouteRequest{})
-	e.queueDumpIface(ifc)
-	ifc.nextUpdate = now.Add(e.jitter(ifc.cfg.UpdateInterval))
 	return nil
 }
 
@@ -286,6 +296,7 @@ func (e *Engine) linkDown(name string) {
 		return
 	}
 	ifc.up = false
+	ifc.left, ifc.nextHello, ifc.nextCycle, ifc.ihuLeft = 0, time.Time{}, 0, 0
 	for k, n := range e.neighs {
 		if k.ifname == name {
 			e.flushNeighbour(n)
@@ -413,7 +424,6 @@ func (e *Engine) computeWake() time.Time {
 	for _, ifc := range e.ifaces {
 		if ifc.up {
 			at(ifc.nextHello)
-			at(ifc.nextUpdate)
 		}
 	}
 	for _, n := range e.neighs {
@@ -442,10 +452,11 @@ func lower(w *time.Time, t time.Time) {
 	}
 }
 
-// jitter shortens a periodic interval by up to an eighth: the intervals
-// Babel announces are upper bounds, and nodes must not synchronise.
-func (e *Engine) jitter(d time.Duration) time.Duration {
-	return d - time.Duration(e.rng.Int64N(int64(d)/8+1))
+// spread draws a periodic interval between 3/4 and 5/4 of d, so that
+// nodes do not synchronise, as babeld does; every packet announces the
+// interval actually drawn, an upper bound as RFC 8966 wants it.
+func (e *Engine) spread(d time.Duration) time.Duration {
+	return d*3/4 + time.Duration(e.rng.Int64N(int64(d)/2+1))
 }
 
 func (e *Engine) random(n int) ([]byte, error) {

@@ -101,8 +101,8 @@ func TestGoldenEngine(t *testing.T) {
 				feed(t, e, t0.Add(at), MulticastGroup, Hello{Seqno: 10 + uint16(at/time.Second), Interval: 400})
 			}
 			e.Output()
-			// The first periodic update.
-			e.Tick(e.ifaces["mesh0"].nextUpdate)
+			// The first periodic update, at the end of the first cycle.
+			e.Tick(e.ifaces["mesh0"].cycleEnd)
 			var dumps []Datagram
 			for _, d := range e.Output() {
 				if strings.Contains(string(dumpDatagrams(t, []Datagram{d})), "Update") {

@@ -278,7 +278,7 @@ func (e *Engine) handleHello(n *neighbour, h Hello) {
 	// of ours at once when we first hear it, our own routes when its
 	// history looks like it just came or just went.
 	if n.mc.reach&0xBF00 == 0x8000 {
-		e.sendHello(n.ifc)
+		e.earlyHello(n.ifc)
 		return
 	}
 	a, b := n.mc.reach&0xC000, n.mc.reach&0x3000

@@ -82,6 +82,11 @@ type Interface struct {
 	Name string
 	Type LinkType
 	// HelloInterval defaults to 4 s, UpdateInterval to 4 hello intervals.
+	// They are means: each interval is drawn between 3/4 and 5/4 of its
+	// share, so that nodes do not synchronise, the full update goes with
+	// the last Hello of the update interval (as many Hellos as it holds
+	// at the Hello interval, rounded up), and each TLV announces the
+	// interval drawn, the upper bound RFC 8966 asks for.
 	HelloInterval  time.Duration
 	UpdateInterval time.Duration
 	// RxCost is the nominal cost of hearing a neighbour perfectly

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"net/netip"
 	"slices"
+	"time"
 )
 
 // Everything a call decides to send is queued per (interface, destination)
@@ -113,23 +114,87 @@ func (e *Engine) ownKeys() []routeKey {
 	return ks
 }
 
-// sendHello sends the interface's multicast Hello with the IHUs that go
-// with it: all of them every third Hello, the marginal neighbours' each
-// time (babeld's schedule), and on a unicast interface a unicast Hello to
-// each neighbour as well.
-func (e *Engine) sendHello(ifc *iface) {
-	q := e.queue(ifc, MulticastGroup)
-	if q.hello != nil {
-		return // two Hellos in one packet would count as one
+// maxInterval is the longest interval a TLV can announce: 16 bits of
+// centiseconds.
+const maxInterval = 0xFFFF * 10 * time.Millisecond
+
+// ceilCentiseconds encodes an interval that is an upper bound: rounded
+// up, so that what comes on time is never late by the announcement.
+func ceilCentiseconds(d time.Duration) uint16 {
+	cs := (d + 10*time.Millisecond - 1) / (10 * time.Millisecond)
+	return uint16(min(max(cs, 0), 0xFFFF))
+}
+
+// startCycle sends what begins a cycle on ifc: a Hello, the full update
+// and, every cycle or every other one, every neighbour's IHU, in one
+// packet. The cycle holds as many scheduled Hellos as the update
+// interval does at the Hello interval, so that on average Hellos and
+// full updates go at the configured intervals and the update never needs
+// a packet of its own (babeld gets that by holding its updates until the
+// next Hello, and announces the nominal intervals whatever it drew).
+//
+// On a wired link a neighbour's cost is 2-out-of-3, which changes only
+// when the link comes or goes, and either change is told at once
+// (updateCost), to a marginal neighbour with every Hello: the periodic
+// IHU only refreshes it, and every other cycle is enough. On a wireless
+// link the ETX cost moves by degrees, and every cycle tells it.
+func (e *Engine) startCycle(ifc *iface) {
+	h, u := ifc.cfg.HelloInterval, ifc.cfg.UpdateInterval
+	if ifc.nextCycle == 0 {
+		ifc.nextCycle = min(e.spread(u), maxInterval)
 	}
-	ifc.helloSeqno++
-	ifc.helloCount++
-	iv := centiseconds(ifc.cfg.HelloInterval)
-	q.hello = &Hello{Seqno: ifc.helloSeqno, Interval: iv}
-	ifc.nextHello = e.now.Add(e.jitter(ifc.cfg.HelloInterval))
-	full := ifc.helloCount%3 == 0
+	ifc.cycle, ifc.nextCycle = ifc.nextCycle, min(e.spread(u), maxInterval)
+	ifc.cycleEnd = e.now.Add(ifc.cycle)
+	ifc.left = int((u + h - 1) / h)
+	full := ifc.ihuLeft <= 0
+	if full {
+		ifc.ihuLeft, ifc.ihuPeriod = 1, ifc.cycle
+		if ifc.cfg.Type == Wired && ifc.cycle+ifc.nextCycle <= maxInterval {
+			ifc.ihuLeft, ifc.ihuPeriod = 2, ifc.cycle+ifc.nextCycle
+		}
+	}
+	ifc.ihuLeft--
+	e.scheduleHello(ifc)
+	e.sendHello(ifc, full)
+	e.queueDumpIface(ifc)
+}
+
+// scheduleHello draws the time of the next scheduled Hello: the cycle's
+// end for the last one, otherwise around an even share of what is left.
+func (e *Engine) scheduleHello(ifc *iface) {
+	if ifc.left <= 1 {
+		ifc.nextHello = ifc.cycleEnd
+		return
+	}
+	share := ifc.cycleEnd.Sub(e.now) / time.Duration(ifc.left)
+	ifc.nextHello = e.now.Add(max(e.spread(share), time.Millisecond))
+}
+
+// earlyHello gives a neighbour just heard a Hello of ours at once
+// (babeld's heuristic), outside the schedule, unless a scheduled one is
+// about to go anyway. It announces the time to the next scheduled Hello,
+// which stays where it was.
+func (e *Engine) earlyHello(ifc *iface) {
+	if ifc.nextHello.Sub(e.now) >= ifc.cfg.HelloInterval/4 {
+		e.sendHello(ifc, false)
+	}
+}
+
+// sendHello sends the interface's multicast Hello, announcing the time
+// to the next scheduled one, with the IHUs that go with it: all of them
+// when full, the marginal neighbours' each time (babeld's rule), and on
+// a unicast interface a unicast Hello to each neighbour as well.
+func (e *Engine) sendHello(ifc *iface, full bool) {
+	q := e.queue(ifc, MulticastGroup)
+	// Two Hellos in one packet would count as one.
+	fresh := q.hello == nil
+	iv := ceilCentiseconds(ifc.nextHello.Sub(e.now))
+	if fresh {
+		ifc.helloSeqno++
+		q.hello = &Hello{Seqno: ifc.helloSeqno, Interval: iv}
+	}
 	for _, n := range e.ifaceNeighbours(ifc) {
-		if ifc.cfg.Unicast {
+		if ifc.cfg.Unicast && fresh {
 			uq := e.queue(ifc, n.addr)
 			if uq.hello == nil {
 				n.uhelloSeqno++
@@ -155,15 +220,21 @@ func (e *Engine) queueIHU(n *neighbour) {
 	}
 }
 
+// tickInterfaces sends the scheduled Hellos that are due, the last of a
+// cycle with the full update. A caller that stalled past several gets
+// one, not a burst.
 func (e *Engine) tickInterfaces() {
 	for _, ifc := range e.upIfaces() {
-		if !e.now.Before(ifc.nextHello) {
-			e.sendHello(ifc)
+		if e.now.Before(ifc.nextHello) {
+			continue
 		}
-		if !e.now.Before(ifc.nextUpdate) {
-			e.queueDumpIface(ifc)
-			ifc.nextUpdate = e.now.Add(e.jitter(ifc.cfg.UpdateInterval))
+		ifc.left--
+		if ifc.left <= 0 || !e.now.Before(ifc.cycleEnd) {
+			e.startCycle(ifc)
+			continue
 		}
+		e.scheduleHello(ifc)
+		e.sendHello(ifc, false)
 	}
 }
 
@@ -198,7 +269,8 @@ func (e *Engine) flushQueues() {
 			if e.neighs[neighKey{n.ifc.cfg.Name, n.addr}] != n {
 				continue // flushed meanwhile
 			}
-			tlvs = append(tlvs, IHU{Rxcost: n.rxcost, Interval: centiseconds(3 * n.ifc.cfg.HelloInterval), Address: n.addr})
+			// The next full IHU comes within one IHU period from now.
+			tlvs = append(tlvs, IHU{Rxcost: n.rxcost, Interval: ceilCentiseconds(n.ifc.ihuPeriod), Address: n.addr})
 		}
 		tlvs = append(tlvs, q.tlvs...)
 		tlvs = append(tlvs, e.updateTLVs(q)...)
@@ -227,7 +299,10 @@ func (e *Engine) updateTLVs(q *outQueue) []TLV {
 	if len(keys) == 0 {
 		return nil
 	}
-	iv := centiseconds(q.ifc.cfg.UpdateInterval)
+	// The next full update comes with the next cycle: a dump announces
+	// the cycle it starts, anything else the current one, which ends
+	// sooner than its length from now.
+	iv := ceilCentiseconds(q.ifc.cycle)
 	ups := make([]Update, 0, len(keys))
 	for _, k := range keys {
 		u := Update{Interval: iv, Prefix: k.prefix, Source: k.src}

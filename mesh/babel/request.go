@@ -14,6 +14,7 @@ type request struct {
 	from     *neighbour // who asked, for a forwarded request
 	left     int        // resends left
 	next     time.Time  // next resend, or when the entry is forgotten
+	sent     time.Time  // last sent
 }
 
 type updateResend struct {
@@ -22,10 +23,14 @@ type updateResend struct {
 }
 
 // requestSeqno asks for seqno of k from rid, unless a request at least as
-// demanding is already in flight.
+// demanding is already in flight. A neighbour's request we hold for want
+// of a route to send it along goes with ours: it may ask for more.
 func (e *Engine) requestSeqno(k routeKey, rid RouterID, seqno uint16, to *neighbour, resend bool) {
 	if q := e.requests[k]; q != nil && q.rid == rid && !seqnoLess(q.seqno, seqno) {
-		return
+		if q.from == nil || q.to != nil {
+			return
+		}
+		seqno = q.seqno
 	}
 	q := &request{key: k, rid: rid, seqno: seqno, hopCount: 127, to: to, next: e.now.Add(resendDelay)}
 	if resend {
@@ -36,6 +41,7 @@ func (e *Engine) requestSeqno(k routeKey, rid RouterID, seqno uint16, to *neighb
 }
 
 func (e *Engine) sendRequest(q *request) {
+	q.sent = e.now
 	t := SeqnoRequest{Seqno: q.seqno, HopCount: q.hopCount, RouterID: q.rid, Prefix: q.key.prefix, Source: q.key.src}
 	if q.from != nil {
 		e.counters.SeqnoRequestsForwarded++
@@ -107,7 +113,13 @@ func (e *Engine) handleSeqnoRequest(n *neighbour, r SeqnoRequest) {
 	if sel != nil && seqnoMinus(r.Seqno, sel.seqno) > seqnoHorizon {
 		return
 	}
-	if q := e.requests[k]; q != nil && q.rid == r.RouterID && !seqnoLess(q.seqno, r.Seqno) {
+	if q := e.requests[k]; q != nil && q.rid == r.RouterID && !seqnoLess(q.seqno, r.Seqno) &&
+		(q.from == nil || e.now.Sub(q.sent) < resendDelay/2) {
+		// The same request from several neighbours, or while ours is in
+		// flight: one is enough. One that we forwarded a while ago and
+		// that comes again is its requester's resend, and the first
+		// went astray: it goes on. Were the entry's lifetime the test,
+		// a resend would race its expiry, both being a resend delay.
 		e.counters.SeqnoRequestsDuplicate++
 		return
 	}
@@ -127,14 +139,20 @@ func (e *Engine) handleSeqnoRequest(n *neighbour, r SeqnoRequest) {
 				best = rt
 			}
 		}
-		if best == nil {
-			return
+		next = nil
+		if best != nil {
+			next = best.neigh
 		}
-		next = best.neigh
 	}
 	q := &request{key: k, rid: r.RouterID, seqno: r.Seqno, hopCount: r.HopCount - 1, to: next, from: n,
 		next: e.now.Add(resendDelay)}
 	e.requests[k] = q
+	if next == nil {
+		// Nowhere to send it yet: held, it follows the first route we
+		// get (consider), or goes with our own request if we starve
+		// (requestSeqno), rather than wait for its requester's resend.
+		return
+	}
 	e.sendRequest(q)
 }
 

@@ -170,6 +170,25 @@ func (e *Engine) choose(d *dest) *route {
 		}
 		return a.neigh.addr.Less(b.neigh.addr)
 	}
+	if cur == nil {
+		// The selected route is gone (its neighbour dropped, say): there
+		// is no incumbent to keep from flapping, and a route whose
+		// smoothed metric still remembers a recent infinity may be by far
+		// the shortest. Ranking by smoothed metric here (as babeld does)
+		// would pick a detour that then keeps its place for tens of
+		// seconds, and that does not carry the new seqno a starvation
+		// request brings back along the shortest route: the neighbours
+		// that wait for it wait for their resends.
+		better = func(a, b *route) bool {
+			if a.metric() != b.metric() {
+				return a.metric() < b.metric()
+			}
+			if a.smoothed != b.smoothed {
+				return a.smoothed < b.smoothed
+			}
+			return a.neigh.addr.Less(b.neigh.addr)
+		}
+	}
 	var best *route
 	for _, r := range d.routes {
 		if r == cur || !e.acceptable(r) {
@@ -202,6 +221,17 @@ func (e *Engine) consider(d *dest) {
 	newMetric := uint16(Infinity)
 	if best != nil {
 		newMetric = best.metric()
+	}
+	if q := e.requests[d.key]; q != nil && q.from != nil && best != nil && newMetric != Infinity &&
+		best.neigh != q.to && best.neigh != q.from && !e.satisfies(d.key, best.rid, best.seqno) {
+		// A neighbour's request we forwarded along the route we had, or
+		// held for want of one, follows the route we have now: the answer
+		// comes back the way the request went, and the old way may be the
+		// very link that failed (the request of a neighbour that lost its
+		// route, overtaken by one of its copies that came round and sent
+		// back to it, say).
+		q.to = best.neigh
+		e.sendRequest(q)
 	}
 	prevMetric, prevRid, prevSeqno := d.selMetric, d.selRid, d.selSeqno
 	defer func() {

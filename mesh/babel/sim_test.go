@@ -37,6 +37,8 @@ type simLink struct {
 	down bool
 	// loss drops a datagram from one end to another; nil drops nothing.
 	loss func(from, to simEnd, d Datagram) bool
+	// delay, when set, is the link's own transit time.
+	delay time.Duration
 }
 
 type delivery struct {
@@ -59,6 +61,9 @@ type sim struct {
 	// delivered sees every datagram handed to an engine.
 	delivered func(to simEnd, src, dst netip.Addr, data []byte)
 	steps     int
+	// delay, when set, gives each datagram its time on a link without a
+	// delay of its own.
+	delay func() time.Duration
 }
 
 func newSim(t testing.TB) *sim {
@@ -158,8 +163,15 @@ func (s *sim) send(n *simNode, ds []Datagram) {
 			if l.loss != nil && l.loss(from, to, d) {
 				continue
 			}
+			at := s.now.Add(simDelay)
+			switch {
+			case l.delay != 0:
+				at = s.now.Add(l.delay)
+			case s.delay != nil:
+				at = s.now.Add(s.delay())
+			}
 			s.queue = append(s.queue, delivery{
-				at: s.now.Add(simDelay), to: to, src: n.addrs[d.Interface], dst: d.Dst, data: d.Data,
+				at: at, to: to, src: n.addrs[d.Interface], dst: d.Dst, data: d.Data,
 			})
 		}
 	}

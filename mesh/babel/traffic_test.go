@@ -1,0 +1,101 @@
+package babel
+
+import (
+	"fmt"
+	mrand "math/rand/v2"
+	"net/netip"
+	"testing"
+	"time"
+)
+
+// TestSteadyStateTraffic watches a 5-ring of wired nodes at the default
+// intervals for an hour once it has settled, as the control-traffic
+// benchmark does with real boxes. In the steady state a node sends one
+// packet per interface per Hello: full updates and IHUs ride on Hellos
+// rather than pay for headers of their own. And every interval a TLV
+// announces is an upper bound, as RFC 8966 wants: the next Hello, IHU or
+// update for the same prefix always came within it.
+func TestSteadyStateTraffic(t *testing.T) {
+	s := newSim(t)
+	r := mrand.New(mrand.NewPCG(1, 2))
+	var ns []*simNode
+	for i := range 5 {
+		// Unique local /64s of random /48s, as the boxes take.
+		p := fmt.Sprintf("fd%02x:%04x:%04x::/64", r.IntN(256), r.IntN(65536), r.IntN(65536))
+		ns = append(ns, s.add(string(rune('a'+i)), Options{Announce: announce(p)}))
+	}
+	for i := range ns {
+		s.wire(ns[i], ns[(i+1)%len(ns)], wired)
+	}
+	s.run(2 * time.Minute)
+
+	type stream struct {
+		from, to string // sending end, and for IHUs and updates what about
+		kind     string
+	}
+	type last struct {
+		at       time.Time
+		interval time.Duration
+	}
+	seen := map[stream]last{}
+	var late []string
+	var packets, bytes, hellos, dumps, alone int
+	// A TLV must come again within the interval its predecessor
+	// announced, give or take the time the datagrams travel.
+	check := func(k stream, interval uint16) {
+		if l, ok := seen[k]; ok && s.now.Sub(l.at) > l.interval+time.Millisecond && len(late) < 10 {
+			late = append(late, fmt.Sprintf("%s %s from %s after %v, announced %v", k.kind, k.to, k.from, s.now.Sub(l.at), l.interval))
+		}
+		seen[k] = last{s.now, fromCentiseconds(interval)}
+	}
+	s.delivered = func(to simEnd, src, dst netip.Addr, data []byte) {
+		p := mustParse(t, data)
+		from := src.String()
+		packets++
+		// What the benchmark counts: Ethernet, IPv6 and UDP headers too.
+		bytes += len(data) + 14 + ipUDPHeaders
+		hello, updates := false, 0
+		for _, x := range p.TLVs {
+			switch x := x.(type) {
+			case Hello:
+				hello = true
+				hellos++
+				check(stream{from, "", "Hello"}, x.Interval)
+			case IHU:
+				check(stream{from, x.Address.String(), "IHU"}, x.Interval)
+			case Update:
+				updates++
+				check(stream{from, x.Prefix.String(), "Update"}, x.Interval)
+			}
+		}
+		if updates > 0 && !hello {
+			alone++
+		}
+		if updates > 1 {
+			dumps++
+		}
+	}
+	const window = time.Hour
+	s.run(window)
+
+	if alone != 0 {
+		t.Errorf("%d of %d packets carried updates without a Hello: they could have ridden on one", alone, packets)
+	}
+	if packets != hellos {
+		t.Errorf("%d packets for %d Hellos: something went alone", packets, hellos)
+	}
+	for _, l := range late {
+		t.Errorf("late: %s", l)
+	}
+	// 10 interfaces: a Hello every 4 s and a full update every 16 s on
+	// average on each, as babeld sends them.
+	perIface := func(n int) time.Duration { return window * 10 / time.Duration(n) }
+	if iv := perIface(hellos); iv < 39*DefaultHelloInterval/40 || iv > 41*DefaultHelloInterval/40 {
+		t.Errorf("a Hello every %v per interface, want %v on average", iv, DefaultHelloInterval)
+	}
+	if iv := perIface(dumps); iv < 39*DefaultUpdateInterval/40 || iv > 41*DefaultUpdateInterval/40 {
+		t.Errorf("a full update every %v per interface, want %v on average", iv, DefaultUpdateInterval)
+	}
+	perNode := float64(bytes) / window.Seconds() / float64(len(ns))
+	t.Logf("%.1f B/s and %.3f packets/s per node", perNode, float64(packets)/window.Seconds()/float64(len(ns)))
+}
