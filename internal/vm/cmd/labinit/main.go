@@ -37,6 +37,8 @@ import (
 	"golang.org/x/net/icmp"
 	"golang.org/x/net/ipv6"
 	"golang.org/x/sys/unix"
+
+	"cpe/cpe/boot"
 )
 
 // Paths inside the VM.
@@ -89,7 +91,7 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 func main() {
 	// The kernel gives init no PATH; cpe looks wpa_supplicant up in it.
 	if os.Getenv("PATH") == "" {
-		os.Setenv("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+		os.Setenv("PATH", boot.DefaultPath)
 	}
 	if os.Getpid() == 1 {
 		pid1()
