@@ -82,30 +82,24 @@ func TestWatchdog(t *testing.T) {
 	if err := os.WriteFile(dev, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	healthy := make(chan bool, 1)
-	state := true
+	// Healthy takes one answer per call from the test, so every tick's
+	// verdict is the one the test gave for it.
+	answers := make(chan bool)
 	ft := &fakeTicker{c: make(chan time.Time)}
 	w := &Watchdog{
 		Device:   dev,
 		Interval: time.Second,
-		Healthy: func() bool {
-			select {
-			case state = <-healthy:
-			default:
-			}
-			return state
-		},
-		Tick: ft.tick,
+		Healthy:  func() bool { return <-answers },
+		Tick:     ft.tick,
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
 	go func() { done <- w.Run(ctx) }()
-	ft.c <- time.Time{} // second ping (the first is at start)
-	healthy <- false
-	ft.c <- time.Time{} // unhealthy: no ping
-	ft.c <- time.Time{} // still none
-	healthy <- true
-	ft.c <- time.Time{} // a ping again
+	answers <- true // the ping at start
+	for _, healthy := range []bool{true, false, false, true} {
+		ft.c <- time.Time{}
+		answers <- healthy
+	}
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
