@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"cpe/board"
+	"cpe/cpe/supervisor"
 )
 
 // mount is one entry of the mount table Init applies in order.
@@ -359,18 +361,14 @@ func (r *Reaper) Run(ctx context.Context) error {
 	signal.Notify(sig, unix.SIGCHLD)
 	defer signal.Stop(sig)
 	for {
-		r.mu.Lock()
-		for {
+		supervisor.ReapOthers(exitedChildren, func(pid int) {
 			var ws unix.WaitStatus
-			pid, err := unix.Wait4(-1, &ws, unix.WNOHANG, nil)
-			if err == unix.EINTR {
-				continue
+			for {
+				if _, err := unix.Wait4(pid, &ws, unix.WNOHANG, nil); err != unix.EINTR {
+					return
+				}
 			}
-			if pid <= 0 || err != nil {
-				break
-			}
-		}
-		r.mu.Unlock()
+		})
 		select {
 		case <-ctx.Done():
 			return nil
@@ -378,6 +376,49 @@ func (r *Reaper) Run(ctx context.Context) error {
 		case <-r.kick:
 		}
 	}
+}
+
+// exitedChildren lists this process's children that have exited and not
+// been waited for (state Z in /proc/PID/stat).
+func exitedChildren() []int {
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil
+	}
+	self := os.Getpid()
+	var pids []int
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		stat, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue // gone meanwhile
+		}
+		if state, ppid, ok := parseStat(string(stat)); ok && state == 'Z' && ppid == self {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+// parseStat reads the state and parent pid from /proc/PID/stat: "pid (comm)
+// S ppid ...", where comm may hold spaces and parentheses.
+func parseStat(stat string) (state byte, ppid int, ok bool) {
+	i := strings.LastIndexByte(stat, ')')
+	if i < 0 {
+		return 0, 0, false
+	}
+	f := strings.Fields(stat[i+1:])
+	if len(f) < 2 || len(f[0]) != 1 {
+		return 0, 0, false
+	}
+	ppid, err := strconv.Atoi(f[1])
+	if err != nil {
+		return 0, 0, false
+	}
+	return f[0][0], ppid, true
 }
 
 func setWatchdogTimeout(f *os.File, d time.Duration) error {

@@ -57,7 +57,8 @@ func RunProcess(ctx context.Context, cmd *exec.Cmd, grace time.Duration) error {
 	if len(cmd.Args) > 0 {
 		name = cmd.Args[0]
 	}
-	if err := cmd.Start(); err != nil {
+	waited, err := StartChild(cmd)
+	if err != nil {
 		return fmt.Errorf("supervisor: start %s: %w", name, err)
 	}
 	pgid := cmd.Process.Pid
@@ -80,6 +81,7 @@ func RunProcess(ctx context.Context, cmd *exec.Cmd, grace time.Duration) error {
 			// Cannot wait without reaping (someone else reaped it, or an
 			// old kernel): fall back to plain Wait.
 			err := cmd.Wait()
+			waited()
 			mu.Lock()
 			reaped = true
 			mu.Unlock()
@@ -90,7 +92,9 @@ func RunProcess(ctx context.Context, cmd *exec.Cmd, grace time.Duration) error {
 		mu.Lock()
 		reaped = true
 		mu.Unlock()
-		exited <- cmd.Wait()
+		err := cmd.Wait()
+		waited()
+		exited <- err
 	}()
 
 	select {
