@@ -3,6 +3,7 @@ package mesh_test
 import (
 	"bufio"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/netip"
 	"os"
@@ -97,6 +98,16 @@ func (m *meshLab) node(name string, kind nodeKind) *meshNode {
 	return n
 }
 
+// randomULA is the first /64 of a random ULA /48.
+func randomULA() netip.Prefix {
+	var a [16]byte
+	a[0] = 0xfd
+	for i := 1; i < 6; i++ {
+		a[i] = byte(rand.IntN(256))
+	}
+	return netip.PrefixFrom(netip.AddrFrom16(a), 64)
+}
+
 func ifName(a, b string) string { return "m-" + a + b }
 
 // link joins two boxes: at once when the lab runs, else when it starts.
@@ -184,7 +195,7 @@ func (m *meshLab) start(keys map[string]string) {
 // (hex, 32 bytes) by name; a box without one runs unauthenticated.
 func (m *meshLab) run(keys map[string]string) {
 	m.tb.Helper()
-	for i, name := range m.names {
+	for _, name := range m.names {
 		n := m.nodes[name]
 		var ifaces []string
 		for _, nb := range neighboursIn(m.planned, name) {
@@ -194,8 +205,10 @@ func (m *meshLab) run(keys map[string]string) {
 		case kindCPE:
 			n.box = startBox(m.tb, n.ns, m.hello, m.update, keys[name], ifaces...)
 		case kindBabeld:
-			// babeld announces a LAN of its own: a static /64 on lan0.
-			n.lan = netip.MustParsePrefix(fmt.Sprintf("fdbb:0:0:%x::/64", i+1))
+			// babeld announces a LAN of its own: a static /64 on lan0,
+			// the first of a random ULA /48 (RFC 4193) as cpe's are, so
+			// that both announce prefixes that compress alike.
+			n.lan = randomULA()
 			n.addr = n.lan.Addr().Next()
 			n.ns.Addr("lan0", netip.PrefixFrom(n.addr, 64))
 			n.babeldPort = 33123
