@@ -1,7 +1,6 @@
 package mesh_test
 
 import (
-	"bufio"
 	"fmt"
 	"math/rand/v2"
 	"net"
@@ -344,62 +343,15 @@ type babeldRoute struct {
 	Installed bool
 }
 
-// babeldDump asks babeld's local interface for its tables: the fields of
-// each "add …" line ("add route ID prefix P … metric M …", "add neighbour
-// ID address A if I … cost C").
-func (n *meshNode) babeldDump() ([][]string, error) {
-	var out [][]string
-	err := n.ns.Do(func() error {
-		c, err := net.DialTimeout("tcp", fmt.Sprintf("[::1]:%d", n.babeldPort), 2*time.Second)
-		if err != nil {
-			return err
-		}
-		defer c.Close()
-		c.SetDeadline(time.Now().Add(3 * time.Second))
-		br := bufio.NewReader(c)
-		dumped := false
-		for {
-			line, err := br.ReadString('\n')
-			if err != nil {
-				return err
-			}
-			f := strings.Fields(line)
-			if len(f) == 1 && f[0] == "ok" {
-				if dumped {
-					return nil
-				}
-				dumped = true
-				if _, err := c.Write([]byte("dump\n")); err != nil {
-					return err
-				}
-				continue
-			}
-			if len(f) >= 3 && f[0] == "add" {
-				out = append(out, f)
-			}
-		}
-	})
-	return out, err
-}
-
-// attrs reads the "key value" pairs after "add KIND ID".
-func attrs(f []string) map[string]string {
-	kv := map[string]string{}
-	for i := 3; i+1 < len(f); i += 2 {
-		kv[f[i]] = f[i+1]
-	}
-	return kv
-}
-
 // babeldRoutes lists babeld's routes.
 func (n *meshNode) babeldRoutes() ([]babeldRoute, error) {
-	lines, err := n.babeldDump()
+	lines, err := n.ns.BabeldDump(n.babeldPort)
 	var out []babeldRoute
 	for _, f := range lines {
 		if f[1] != "route" {
 			continue
 		}
-		kv := attrs(f)
+		kv := lab.BabeldAttrs(f)
 		var r babeldRoute
 		r.Prefix, _ = netip.ParsePrefix(kv["prefix"])
 		r.Metric, _ = strconv.Atoi(kv["metric"])
@@ -427,13 +379,13 @@ func (n *meshNode) linkCosts() (map[string]int, error) {
 			}
 		}
 	case kindBabeld:
-		lines, err := n.babeldDump()
+		lines, err := n.ns.BabeldDump(n.babeldPort)
 		if err != nil {
 			return nil, err
 		}
 		for _, f := range lines {
 			if f[1] == "neighbour" {
-				kv := attrs(f)
+				kv := lab.BabeldAttrs(f)
 				costs[kv["if"]], _ = strconv.Atoi(kv["cost"])
 			}
 		}

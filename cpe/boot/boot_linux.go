@@ -373,7 +373,6 @@ func (r *Reaper) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-sig:
-		case <-r.kick:
 		}
 	}
 }

@@ -24,12 +24,12 @@ func TestReaper(t *testing.T) {
 		}
 	}()
 
-	// Children run through Exec keep their exit status for os/exec.
+	// Children run through RunChild keep their exit status for os/exec.
 	for i := 0; i < 20; i++ {
-		if err := r.Exec(exec.Command("true")); err != nil {
+		if err := supervisor.RunChild(exec.Command("true")); err != nil {
 			t.Fatalf("run %d: %v (the reaper stole the exit status?)", i, err)
 		}
-		if err := r.Exec(exec.Command("false")); err == nil {
+		if err := supervisor.RunChild(exec.Command("false")); err == nil {
 			t.Fatalf("run %d: false succeeded", i)
 		}
 	}
@@ -43,9 +43,7 @@ func TestReaper(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(50 * time.Millisecond)
-		r.kick <- struct{}{}
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(100 * time.Millisecond) // its SIGCHLD has run a reaper pass
 		err = cmd.Wait()
 		waited()
 		if cmd.ProcessState == nil || cmd.ProcessState.ExitCode() != 3 {

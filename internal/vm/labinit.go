@@ -18,14 +18,7 @@ import (
 // "rdinit=/lab/init": labinit starts the lab and hands PID 1 to the image.
 func LabInitrd(t T, imageDir string, plan any, files map[string][]byte, programs ...string) string {
 	t.Helper()
-	doc, err := os.ReadFile(filepath.Join(imageDir, "board.json"))
-	if err != nil {
-		t.Fatalf("vm: %v", err)
-	}
-	b, err := board.Parse(doc)
-	if err != nil {
-		t.Fatalf("vm: %v", err)
-	}
+	b := mustBoard(t, imageDir)
 	planDoc, err := json.Marshal(plan)
 	if err != nil {
 		t.Fatalf("vm: lab plan: %v", err)
@@ -37,7 +30,7 @@ func LabInitrd(t T, imageDir string, plan any, files map[string][]byte, programs
 		}
 	}
 	add(a.Dir("lab", 0o755))
-	add(a.File("lab/init", 0o755, BuildFor(t, b, "cpe/internal/vm/cmd/labinit")))
+	add(a.File("lab/init", 0o755, buildFor(t, b, "build", "cpe/internal/vm/cmd/labinit")))
 	add(a.File("lab/plan.json", 0o644, planDoc))
 	names := make([]string, 0, len(files))
 	for name := range files {
@@ -57,17 +50,20 @@ func LabInitrd(t T, imageDir string, plan any, files map[string][]byte, programs
 	return AppendInitrd(t, imageDir, gz)
 }
 
-// BuildFor builds a Go command (an import path) statically for the board
-// and returns the binary.
-func BuildFor(t T, b *board.Board, pkg string) []byte {
+// BuildTestFor builds a package's test binary statically for the board
+// the image in imageDir was built for.
+func BuildTestFor(t T, imageDir, pkg string) []byte {
 	t.Helper()
-	return buildFor(t, b, "build", pkg)
+	return buildFor(t, mustBoard(t, imageDir), "test", "-c", pkg)
 }
 
-// BuildTestFor builds a package's test binary statically for the board.
-func BuildTestFor(t T, b *board.Board, pkg string) []byte {
+func mustBoard(t T, imageDir string) *board.Board {
 	t.Helper()
-	return buildFor(t, b, "test", "-c", pkg)
+	b, err := ImageBoard(imageDir)
+	if err != nil {
+		t.Fatalf("%v", err)
+	}
+	return b
 }
 
 func buildFor(t T, b *board.Board, args ...string) []byte {

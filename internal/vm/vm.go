@@ -111,15 +111,24 @@ func AppendInitrd(t T, imageDir string, extra []byte) string {
 	return p
 }
 
-// Args returns the qemu command line for o (without the netns wrapper).
-func Args(o Options) (bin string, args []string, err error) {
-	doc, err := os.ReadFile(filepath.Join(o.ImageDir, "board.json"))
+// ImageBoard reads the board file the image was built for.
+func ImageBoard(imageDir string) (*board.Board, error) {
+	doc, err := os.ReadFile(filepath.Join(imageDir, "board.json"))
 	if err != nil {
-		return "", nil, fmt.Errorf("vm: %w", err)
+		return nil, fmt.Errorf("vm: %w", err)
 	}
 	b, err := board.Parse(doc)
 	if err != nil {
-		return "", nil, fmt.Errorf("vm: %w", err)
+		return nil, fmt.Errorf("vm: %w", err)
+	}
+	return b, nil
+}
+
+// Args returns the qemu command line for o (without the netns wrapper).
+func Args(o Options) (bin string, args []string, err error) {
+	b, err := ImageBoard(o.ImageDir)
+	if err != nil {
+		return "", nil, err
 	}
 	q := b.Qemu
 	if q == nil {

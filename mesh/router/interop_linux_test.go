@@ -1,14 +1,13 @@
 package router
 
 import (
-	"bufio"
 	"context"
 	"encoding/hex"
 	"fmt"
-	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -32,7 +31,7 @@ import (
 const (
 	goodSecret = "0123456789abcdef0123456789abcdef"
 	badSecret  = "fedcba9876543210fedcba9876543210"
-	babeldPort = "33123"
+	babeldPort = 33123
 )
 
 type interopLab struct {
@@ -77,7 +76,7 @@ func startInterop(t *testing.T, ourSecret, theirSecret string) *interopLab {
 		t.Fatal(err)
 	}
 	x.babeld.Start("babeld", "-d", "0", "-I", filepath.Join(dir, "babeld.pid"), "-S", filepath.Join(dir, "babeld.state"),
-		"-g", babeldPort, "-c", bconf, "eth0", "eth1")
+		"-g", strconv.Itoa(babeldPort), "-c", bconf, "eth0", "eth1")
 
 	// BIRD.
 	auth := ""
@@ -150,44 +149,16 @@ protocol babel {
 // babeldRoutes asks babeld's local interface for its routes: one line
 // per route, as "prefix from source metric N via ADDR installed yes|no".
 func (x *interopLab) babeldRoutes() ([]string, error) {
+	lines, err := x.babeld.BabeldDump(babeldPort)
 	var out []string
-	err := x.babeld.Do(func() error {
-		c, err := net.DialTimeout("tcp", "[::1]:"+babeldPort, 2*time.Second)
-		if err != nil {
-			return err
+	for _, f := range lines {
+		if f[1] != "route" {
+			continue
 		}
-		defer c.Close()
-		c.SetDeadline(time.Now().Add(3 * time.Second))
-		br := bufio.NewReader(c)
-		dumped := false
-		for {
-			line, err := br.ReadString('\n')
-			if err != nil {
-				return err
-			}
-			line = strings.TrimSpace(line)
-			if line == "ok" {
-				if dumped {
-					return nil
-				}
-				dumped = true
-				if _, err := c.Write([]byte("dump\n")); err != nil {
-					return err
-				}
-				continue
-			}
-			f := strings.Fields(line)
-			if len(f) < 3 || f[0] != "add" || f[1] != "route" {
-				continue
-			}
-			kv := map[string]string{}
-			for i := 3; i+1 < len(f); i += 2 {
-				kv[f[i]] = f[i+1]
-			}
-			out = append(out, fmt.Sprintf("%s from %s metric %s via %s installed %s",
-				kv["prefix"], kv["from"], kv["metric"], kv["via"], kv["installed"]))
-		}
-	})
+		kv := lab.BabeldAttrs(f)
+		out = append(out, fmt.Sprintf("%s from %s metric %s via %s installed %s",
+			kv["prefix"], kv["from"], kv["metric"], kv["via"], kv["installed"]))
+	}
 	return out, err
 }
 

@@ -2,13 +2,10 @@ package main
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"time"
 
-	"cpe/board"
 	"cpe/internal/vm"
 )
 
@@ -42,17 +39,9 @@ var (
 // it and programs in a lab initramfs, runs the benchmarks there and reads
 // their output off the console.
 func inVM(t vm.T, image string, s suite, programs ...string) (map[string]map[string]float64, map[string]string, error) {
-	doc, err := os.ReadFile(filepath.Join(image, "board.json"))
-	if err != nil {
-		return nil, nil, err
-	}
-	b, err := board.Parse(doc)
-	if err != nil {
-		return nil, nil, err
-	}
 	plan := map[string]any{"run": []string{"/lab/pkg.test", "-test.run", "^$", "-test.bench", s.Bench,
 		"-test.benchtime", s.BenchTime, "-test.v", "-test.timeout", "20m"}}
-	initrd := vm.LabInitrd(t, image, plan, map[string][]byte{"lab/pkg.test": vm.BuildTestFor(t, b, s.Pkg)}, programs...)
+	initrd := vm.LabInitrd(t, image, plan, map[string][]byte{"lab/pkg.test": vm.BuildTestFor(t, image, s.Pkg)}, programs...)
 	v := vm.Start(t, vm.Options{ImageDir: image, Initrd: initrd, Append: "rdinit=/lab/init", MemoryMiB: 1024})
 	defer v.Kill()
 	for deadline := time.Now().Add(25 * time.Minute); !runExit.MatchString(v.Transcript()); time.Sleep(time.Second) {
