@@ -59,7 +59,8 @@ func (e *Engine) drop(r DropReason) {
 
 // Receive processes one datagram that arrived on ifname from src to dst
 // (the Babel group or our own address). Anything may arrive: what cannot
-// be used is dropped and counted.
+// be used is dropped and counted. data is not kept: the caller may reuse
+// it once Receive returns.
 func (e *Engine) Receive(now time.Time, ifname string, src, dst netip.AddrPort, data []byte) {
 	e.begin(now)
 	defer e.finish()

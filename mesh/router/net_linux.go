@@ -24,6 +24,7 @@ import (
 // watched through netlink: carrier, removal and link-local addresses.
 type LinuxNet struct {
 	conn *net.UDPConn
+	raw  syscall.RawConn
 	pc   *ipv6.PacketConn
 	h    *netlink.Handle
 
@@ -77,6 +78,11 @@ func ListenLinux(ifnames []string) (Net, error) {
 		want: map[string]bool{}, byName: map[string]*linuxLink{}, byIdx: map[int]*linuxLink{},
 	}
 	ln.pc = ipv6.NewPacketConn(ln.conn)
+	if ln.raw, err = ln.conn.SyscallConn(); err != nil {
+		ln.conn.Close()
+		h.Close()
+		return nil, fmt.Errorf("router: %w", err)
+	}
 	for _, set := range []func() error{
 		func() error { return ln.pc.SetControlMessage(ipv6.FlagDst|ipv6.FlagInterface, true) },
 		func() error { return ln.pc.SetMulticastHopLimit(1) },
@@ -254,25 +260,30 @@ func usableLinkLocal(h *netlink.Handle, index int) (netip.Addr, error) {
 
 // ReadFrom reads the next Babel datagram.
 func (ln *LinuxNet) ReadFrom(b []byte) (int, string, netip.AddrPort, netip.AddrPort, error) {
+	oob := make([]byte, pktinfoSpace)
 	for {
-		n, cm, src, err := ln.pc.ReadFrom(b)
+		var d datagram
+		var errno syscall.Errno
+		err := ln.raw.Read(func(fd uintptr) bool {
+			d, errno = recvDatagram(fd, b, oob)
+			return errno != unix.EAGAIN
+		})
+		if err == nil && errno != 0 {
+			err = errno
+		}
 		if err != nil {
 			return 0, "", netip.AddrPort{}, netip.AddrPort{}, fmt.Errorf("router: %w", err)
 		}
-		ua, ok := src.(*net.UDPAddr)
-		if !ok || cm == nil {
+		if !d.src.IsValid() || d.ifindex == 0 {
 			continue
 		}
 		ln.mu.Lock()
-		l := ln.byIdx[cm.IfIndex]
+		l := ln.byIdx[d.ifindex]
 		ln.mu.Unlock()
 		if l == nil {
 			continue // not a Babel interface
 		}
-		s := ua.AddrPort()
-		from := netip.AddrPortFrom(s.Addr().WithZone(""), s.Port())
-		dst, _ := netip.AddrFromSlice(cm.Dst)
-		return n, l.name, from, netip.AddrPortFrom(dst.Unmap(), babel.Port), nil
+		return d.n, l.name, d.src, netip.AddrPortFrom(d.dst.Unmap(), babel.Port), nil
 	}
 }
 
@@ -280,22 +291,30 @@ func (ln *LinuxNet) ReadFrom(b []byte) (int, string, netip.AddrPort, netip.AddrP
 func (ln *LinuxNet) WriteTo(b []byte, ifname string, dst netip.Addr) error {
 	ln.mu.Lock()
 	l := ln.byName[ifname]
-	var cm *ipv6.ControlMessage
+	var oob []byte
 	if l != nil {
-		cm = &ipv6.ControlMessage{IfIndex: l.index, HopLimit: 1}
+		// The interface goes in the packet info, not as a zone: resolving
+		// a zone name would look in the calling thread's namespace. The
+		// source is the one the MACs were computed for (RFC 8967 4.1).
+		var src netip.Addr
 		if l.sent.Up {
-			// The source the MACs were computed for (RFC 8967 4.1).
-			cm.Src = l.sent.LinkLocal.AsSlice()
+			src = l.sent.LinkLocal
 		}
+		oob = pktinfo(l.index, src)
 	}
 	ln.mu.Unlock()
-	if cm == nil {
+	if oob == nil {
 		return fmt.Errorf("router: %s is not a Babel interface", ifname)
 	}
-	// The interface goes in the packet info, not as a zone: resolving a
-	// zone name would look in the calling thread's namespace.
-	to := &net.UDPAddr{IP: dst.AsSlice(), Port: babel.Port}
-	if _, err := ln.pc.WriteTo(b, cm, to); err != nil {
+	var errno syscall.Errno
+	err := ln.raw.Write(func(fd uintptr) bool {
+		errno = sendDatagram(fd, b, dst.WithZone(""), babel.Port, oob)
+		return errno != unix.EAGAIN
+	})
+	if err == nil && errno != 0 {
+		err = errno
+	}
+	if err != nil {
 		return fmt.Errorf("router: send on %s: %w", ifname, err)
 	}
 	return nil

@@ -62,8 +62,13 @@ type Router struct {
 	log  *slog.Logger
 	kick chan struct{}
 
+	// stepMu keeps step's work in the engine's order: the reader and
+	// Run both step.
+	stepMu sync.Mutex
+
 	mu           sync.Mutex
 	e            *babel.Engine
+	armed        time.Time // Run's timer deadline
 	savedState   uint64
 	routesSeen   uint64
 	sendErrors   uint64
@@ -94,15 +99,13 @@ func New(cfg Config) (*Router, error) {
 	return r, nil
 }
 
-type received struct {
-	data     []byte
-	ifname   string
-	src, dst netip.AddrPort
-}
-
 // Run feeds the engine until ctx ends, then closes the network.
+//
+// A datagram is handled on the goroutine that read it, and the loop here
+// wakes only for the engine's deadlines, link events and pokes: handing
+// each datagram to another goroutine cost the box a thread switch per
+// packet, which is most of what an idle mesh box spends.
 func (r *Router) Run(ctx context.Context) error {
-	rx := make(chan received, 64)
 	readDone := make(chan struct{})
 	go func() {
 		defer close(readDone)
@@ -110,16 +113,16 @@ func (r *Router) Run(ctx context.Context) error {
 		for {
 			n, ifname, src, dst, err := r.cfg.Net.ReadFrom(buf)
 			if err != nil {
-				if ctx.Err() != nil {
-					return
+				if ctx.Err() == nil {
+					r.log.Warn("read", "err", err)
 				}
-				r.log.Warn("read", "err", err)
 				return
 			}
-			select {
-			case rx <- received{append([]byte(nil), buf[:n]...), ifname, src, dst}:
-			case <-ctx.Done():
-				return
+			r.mu.Lock()
+			r.e.Receive(r.clk.Now(), ifname, src, dst, buf[:n])
+			r.mu.Unlock()
+			if next := r.step(); next.Before(r.armedAt()) {
+				r.poke()
 			}
 		}
 	}()
@@ -132,15 +135,18 @@ func (r *Router) Run(ctx context.Context) error {
 	links := r.cfg.Net.Links()
 	for {
 		next := r.step()
+		r.setArmed(next)
 		timer := r.clk.NewTimer(next.Sub(r.clk.Now()))
 		select {
 		case <-ctx.Done():
 			timer.Stop()
 			return nil
-		case p := <-rx:
-			r.mu.Lock()
-			r.e.Receive(r.clk.Now(), p.ifname, p.src, p.dst, p.data)
-			r.mu.Unlock()
+		case <-readDone:
+			timer.Stop()
+			if ctx.Err() == nil {
+				return errors.New("router: the network stopped delivering")
+			}
+			return nil
 		case ev, ok := <-links:
 			if !ok {
 				links = nil
@@ -154,14 +160,20 @@ func (r *Router) Run(ctx context.Context) error {
 		case <-r.kick:
 		}
 		timer.Stop()
-		select {
-		case <-readDone:
-			if ctx.Err() == nil {
-				return errors.New("router: the network stopped delivering")
-			}
-		default:
-		}
 	}
+}
+
+// armedAt is the deadline Run's timer waits for; setArmed records it.
+func (r *Router) armedAt() time.Time {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.armed
+}
+
+func (r *Router) setArmed(t time.Time) {
+	r.mu.Lock()
+	r.armed = t
+	r.mu.Unlock()
 }
 
 func (r *Router) link(ev LinkEvent) {
@@ -181,6 +193,8 @@ func (r *Router) link(ev LinkEvent) {
 // first (a seqno must never go out before it is saved), then the
 // datagrams, then the routes. It returns the engine's next deadline.
 func (r *Router) step() time.Time {
+	r.stepMu.Lock()
+	defer r.stepMu.Unlock()
 	r.mu.Lock()
 	out := r.e.Output()
 	var state *babel.State

@@ -1,0 +1,114 @@
+package router
+
+import (
+	"encoding/binary"
+	"net/netip"
+	"syscall"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// The Babel socket's datagrams go in and out through recvmsg and sendmsg
+// made as raw system calls on the non-blocking socket, with the runtime's
+// poller waiting for readiness. A raw call never blocks here, and it
+// skips the scheduler's system-call bookkeeping: every ordinary one wakes
+// the runtime's monitor thread when it sleeps, and on an idle mesh box
+// that thread switch per datagram cost more than the protocol work.
+
+// pktinfoSpace is the room for one IPV6_PKTINFO control message.
+var pktinfoSpace = unix.CmsgSpace(unix.SizeofInet6Pktinfo)
+
+// datagram is one received datagram's addressing.
+type datagram struct {
+	n       int
+	src     netip.AddrPort
+	dst     netip.Addr
+	ifindex int
+}
+
+// recvDatagram reads one datagram into b with its IPV6_PKTINFO. It
+// returns EAGAIN when none is waiting. A datagram without packet info
+// comes back with ifindex 0.
+func recvDatagram(fd uintptr, b []byte, oob []byte) (datagram, syscall.Errno) {
+	var from unix.RawSockaddrInet6
+	var iov unix.Iovec
+	if len(b) > 0 {
+		iov.Base = &b[0]
+		iov.SetLen(len(b))
+	}
+	msg := unix.Msghdr{
+		Name:    (*byte)(unsafe.Pointer(&from)),
+		Namelen: unix.SizeofSockaddrInet6,
+		Iov:     &iov,
+		Iovlen:  1,
+	}
+	if len(oob) > 0 {
+		msg.Control = &oob[0]
+		msg.SetControllen(len(oob))
+	}
+	n, _, errno := unix.RawSyscall(unix.SYS_RECVMSG, fd, uintptr(unsafe.Pointer(&msg)), unix.MSG_DONTWAIT)
+	if errno != 0 {
+		return datagram{}, errno
+	}
+	d := datagram{n: int(n)}
+	if from.Family == unix.AF_INET6 {
+		port := binary.BigEndian.Uint16((*[2]byte)(unsafe.Pointer(&from.Port))[:])
+		d.src = netip.AddrPortFrom(netip.AddrFrom16(from.Addr), port)
+	}
+	d.dst, d.ifindex = parsePktinfo(oob[:msg.Controllen])
+	return d, 0
+}
+
+// parsePktinfo finds IPV6_PKTINFO among control messages.
+func parsePktinfo(oob []byte) (netip.Addr, int) {
+	msgs, err := unix.ParseSocketControlMessage(oob)
+	if err != nil {
+		return netip.Addr{}, 0
+	}
+	for _, m := range msgs {
+		if m.Header.Level == unix.IPPROTO_IPV6 && m.Header.Type == unix.IPV6_PKTINFO && len(m.Data) >= unix.SizeofInet6Pktinfo {
+			pi := (*unix.Inet6Pktinfo)(unsafe.Pointer(&m.Data[0]))
+			return netip.AddrFrom16(pi.Addr), int(pi.Ifindex)
+		}
+	}
+	return netip.Addr{}, 0
+}
+
+// pktinfo builds the control message that sends a datagram out of
+// ifindex from src (unspecified: the kernel picks).
+func pktinfo(ifindex int, src netip.Addr) []byte {
+	b := make([]byte, pktinfoSpace)
+	h := (*unix.Cmsghdr)(unsafe.Pointer(&b[0]))
+	h.Level, h.Type = unix.IPPROTO_IPV6, unix.IPV6_PKTINFO
+	h.SetLen(unix.CmsgLen(unix.SizeofInet6Pktinfo))
+	pi := (*unix.Inet6Pktinfo)(unsafe.Pointer(&b[unix.CmsgLen(0)]))
+	pi.Ifindex = uint32(ifindex)
+	if src.Is6() {
+		pi.Addr = src.As16()
+	}
+	return b
+}
+
+// sendDatagram sends b to dst port port with the control message oob.
+func sendDatagram(fd uintptr, b []byte, dst netip.Addr, port uint16, oob []byte) syscall.Errno {
+	to := unix.RawSockaddrInet6{Family: unix.AF_INET6, Addr: dst.As16()}
+	binary.BigEndian.PutUint16((*[2]byte)(unsafe.Pointer(&to.Port))[:], port)
+	var iov unix.Iovec
+	if len(b) > 0 {
+		iov.Base = &b[0]
+		iov.SetLen(len(b))
+	}
+	msg := unix.Msghdr{
+		Name:    (*byte)(unsafe.Pointer(&to)),
+		Namelen: unix.SizeofSockaddrInet6,
+		Iov:     &iov,
+		Iovlen:  1,
+	}
+	if len(oob) > 0 {
+		msg.Control = &oob[0]
+		msg.SetControllen(len(oob))
+	}
+	_, _, errno := unix.RawSyscall(unix.SYS_SENDMSG, fd, uintptr(unsafe.Pointer(&msg)), unix.MSG_DONTWAIT)
+	return errno
+}
