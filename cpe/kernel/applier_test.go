@@ -3,6 +3,7 @@ package kernel
 import (
 	"context"
 	"errors"
+	"reflect"
 	"slices"
 	"strings"
 	"syscall"
@@ -344,6 +345,114 @@ func TestApplyLifetimesRunOut(t *testing.T) {
 	}
 	if log := b.k.takeLog(); len(log) != 0 {
 		t.Errorf("kernel calls for an expired address: %q", log)
+	}
+}
+
+// TestApplyTrustsAQuietKernel: applying again what the kernel was made to
+// match reads nothing while the kernel reports no change, and reads it all
+// again (and repairs it) when the kernel reports one, when the Desired
+// changes, when an address lifetime in it runs out, after an error, and
+// once recheckEvery has gone by.
+func TestApplyTrustsAQuietKernel(t *testing.T) {
+	b := newTestBox(t)
+	b.k.quiet = true
+	d := Desired{
+		Links:     []Link{{Name: "lan0", Up: true}},
+		Sysctls:   map[string]string{"net.ipv6.conf.all.forwarding": "1"},
+		Addresses: []Address{{Link: "lan0", Prefix: mustPrefix("2001:db8:1:1::1/64"), PreferredUntil: t0.Add(time.Hour), ValidUntil: t0.Add(2 * time.Hour)}},
+		Routes:    []Route{{Dst: mustPrefix("2001:db8:2::/48"), Via: mustAddr("fe80::9"), Link: "lan0"}},
+	}
+	step := func(name string, wantRead bool) {
+		t.Helper()
+		before := b.k.reads
+		if _, err := b.a.Apply(context.Background(), d); err != nil {
+			t.Fatalf("%s: Apply: %v", name, err)
+		}
+		if read := b.k.reads != before; read != wantRead {
+			t.Errorf("%s: read the kernel %v, want %v", name, read, wantRead)
+		}
+	}
+	step("first apply", true) // nothing known yet
+	b.k.takeLog()
+	b.now = b.now.Add(time.Minute)
+	step("same again", false)
+	step("same once more", false)
+
+	// Someone deletes our route; the kernel says so.
+	b.k.routes = slices.DeleteFunc(b.k.routes, func(r kernelRoute) bool { return r.Protocol == RouteProtocol })
+	b.k.touched = true
+	step("after a reported change", true)
+	diffLines(t, b.k.takeLog(), []string{"route add 2001:db8:2::/48 via fe80::9 dev lan0 metric 1024"})
+	step("quiet again", false)
+
+	// A sysctl has no notification: it comes back within recheckEvery.
+	b.k.sysctls["net/ipv6/conf/all/forwarding"] = "0"
+	b.now = b.now.Add(recheckEvery - time.Second)
+	step("sysctl changed unseen", false)
+	b.now = b.now.Add(time.Second)
+	step("recheck", true)
+	diffLines(t, b.k.takeLog(), []string{"sysctl net/ipv6/conf/all/forwarding=1"})
+
+	// The address becomes deprecated: a change to make.
+	b.now = t0.Add(time.Hour)
+	step("preferred lifetime over", true)
+	step("deprecated, quiet", false)
+
+	d.Routes = append(d.Routes, Route{Dst: mustPrefix("2001:db8:3::/48"), Via: mustAddr("fe80::9"), Link: "lan0"})
+	step("desired changed", true)
+	b.k.takeLog()
+
+	b.k.fail["route add 2001:db8:4::/48"] = syscall.EINVAL
+	d.Routes = append(d.Routes, Route{Dst: mustPrefix("2001:db8:4::/48"), Via: mustAddr("fe80::9"), Link: "lan0"})
+	if _, err := b.a.Apply(context.Background(), d); err == nil {
+		t.Fatal("failing route: no error")
+	}
+	delete(b.k.fail, "route add 2001:db8:4::/48")
+	step("after an error", true)
+	step("quiet after the repair", false)
+}
+
+// TestDesiredEqualCoversEveryField fails when a field is added to Desired
+// or its entries without equal learning of it: Apply would then take a
+// changed Desired for the one the kernel already matches.
+func TestDesiredEqualCoversEveryField(t *testing.T) {
+	for _, c := range []struct {
+		v    any
+		want int
+	}{{Desired{}, 6}, {VirtualLink{}, 5}, {Address{}, 5}, {Link{}, 3}, {Route{}, 8}, {Rule{}, 4}} {
+		if n := reflect.TypeOf(c.v).NumField(); n != c.want {
+			t.Errorf("%T has %d fields, equal knows %d: update Desired.equal and this test", c.v, n, c.want)
+		}
+	}
+	base := Desired{
+		Virtual:   []VirtualLink{{Name: "br0", Kind: Bridge, Ports: []string{"lan0"}}},
+		Links:     []Link{{Name: "lan0", Up: true}},
+		Sysctls:   map[string]string{"a": "1"},
+		Addresses: []Address{{Link: "lan0", Prefix: mustPrefix("2001:db8::1/64"), ValidUntil: t0}},
+		Routes:    []Route{{Dst: mustPrefix("2001:db8:2::/48"), Link: "lan0"}},
+		Rules:     []Rule{{Family: IPv6, Table: 7}},
+	}
+	if !base.equal(base) {
+		t.Fatal("a Desired differs from itself")
+	}
+	for name, change := range map[string]func(d *Desired){
+		"port":      func(d *Desired) { d.Virtual[0].Ports = []string{"lan1"} },
+		"link":      func(d *Desired) { d.Links[0].MTU = 1400 },
+		"sysctl":    func(d *Desired) { d.Sysctls["a"] = "0" },
+		"lifetime":  func(d *Desired) { d.Addresses[0].ValidUntil = t0.Add(time.Second) },
+		"route":     func(d *Desired) { d.Routes[0].Metric = 5 },
+		"rule":      func(d *Desired) { d.Rules[0].Priority = 5 },
+		"new route": func(d *Desired) { d.Routes = append(d.Routes, Route{}) },
+	} {
+		d := Desired{
+			Virtual: []VirtualLink{{Name: "br0", Kind: Bridge, Ports: []string{"lan0"}}}, Links: slices.Clone(base.Links),
+			Sysctls: map[string]string{"a": "1"}, Addresses: slices.Clone(base.Addresses),
+			Routes: slices.Clone(base.Routes), Rules: slices.Clone(base.Rules),
+		}
+		change(&d)
+		if base.equal(d) {
+			t.Errorf("%s: change not seen", name)
+		}
 	}
 }
 

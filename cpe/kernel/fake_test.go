@@ -26,6 +26,20 @@ type fakeOps struct {
 	fail    map[string]error // calls starting with the key fail with its error
 	readErr map[string]error // "links", "addrs", "routes", "rules", "sysctls"
 	closed  bool
+
+	// quiet makes Changed report only touch, as a kernel whose
+	// notifications are heard would; otherwise it always says changed.
+	quiet, touched bool
+	reads          int // Addrs, Routes and Rules calls
+}
+
+func (f *fakeOps) Changed() bool {
+	if !f.quiet {
+		return true
+	}
+	c := f.touched
+	f.touched = false
+	return c
 }
 
 type fakeAddr struct {
@@ -138,6 +152,7 @@ func left(lft uint32, setAt, now time.Time) uint32 {
 }
 
 func (f *fakeOps) Addrs(links []string) ([]kernelAddr, error) {
+	f.reads++
 	if err := f.readErr["addrs"]; err != nil {
 		return nil, err
 	}
@@ -212,6 +227,7 @@ func (f *fakeOps) DelAddr(a kernelAddr) error {
 }
 
 func (f *fakeOps) Routes() ([]kernelRoute, error) {
+	f.reads++
 	if err := f.readErr["routes"]; err != nil {
 		return nil, err
 	}
@@ -263,6 +279,7 @@ func (f *fakeOps) DelRoute(r Route) error {
 }
 
 func (f *fakeOps) Rules() ([]kernelRule, error) {
+	f.reads++
 	if err := f.readErr["rules"]; err != nil {
 		return nil, err
 	}

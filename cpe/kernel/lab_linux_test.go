@@ -414,3 +414,41 @@ func TestLabNoNamespace(t *testing.T) {
 		t.Errorf("New with a missing netns: %v", err)
 	}
 }
+
+// TestLabQuietKernel: the Applier hears the kernel's change notifications.
+// Once the kernel matches, applying the same again reads nothing; a route,
+// an address or a link changed by hand is noticed and repaired by the next
+// Apply, and the Apply after that is quiet again.
+func TestLabQuietKernel(t *testing.T) {
+	ns := labNamespaces(t)
+	a, err := New(Options{Netns: "/run/netns/" + ns})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	d := labDesired(time.Now(), "2001:db8:1::/56", "2001:db8:1:1::1/64")
+	labApply(t, a, d)
+	// Our own changes were heard too: one Apply reads them back.
+	labApply(t, a, d)
+	for i := range 3 {
+		if a.ops.Changed() {
+			t.Fatalf("round %d: a kernel nobody touched reports a change", i)
+		}
+	}
+	for _, c := range []struct {
+		name   string
+		change []string
+		want   string
+	}{
+		{"route deleted", []string{"-6", "route", "del", "2001:db8:2::/48"}, "add route 2001:db8:2::/48"},
+		{"address deleted", []string{"addr", "del", "192.0.2.2/24", "dev", "wan0"}, "add address 192.0.2.2/24 dev wan0"},
+		{"link down", []string{"link", "set", "lan0", "down"}, "set link lan0 up"},
+	} {
+		labApply(t, a, d) // quiet: nothing to read
+		ip(t, append([]string{"-n", ns}, c.change...)...)
+		changes := labApply(t, a, d)
+		if !slices.ContainsFunc(changes, func(s string) bool { return strings.HasPrefix(s, c.want) }) {
+			t.Errorf("%s: repaired with %q, want %q", c.name, changes, c.want)
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"maps"
 	"net/netip"
 	"slices"
 	"strings"
@@ -554,4 +555,20 @@ func compareRules(a, b Rule) int {
 		return c
 	}
 	return cmp.Compare(a.Table, b.Table)
+}
+
+// equal reports whether d and o ask the same of the kernel, entry for entry
+// in the same order (as normalize leaves them).
+func (d Desired) equal(o Desired) bool {
+	return slices.EqualFunc(d.Virtual, o.Virtual, func(a, b VirtualLink) bool {
+		return a.Name == b.Name && a.Kind == b.Kind && a.Parent == b.Parent && a.ID == b.ID && slices.Equal(a.Ports, b.Ports)
+	}) &&
+		slices.Equal(d.Links, o.Links) &&
+		maps.Equal(d.Sysctls, o.Sysctls) &&
+		slices.EqualFunc(d.Addresses, o.Addresses, func(a, b Address) bool {
+			return a.Link == b.Link && a.Prefix == b.Prefix && a.NoPrefixRoute == b.NoPrefixRoute &&
+				a.PreferredUntil.Equal(b.PreferredUntil) && a.ValidUntil.Equal(b.ValidUntil)
+		}) &&
+		slices.Equal(d.Routes, o.Routes) &&
+		slices.Equal(d.Rules, o.Rules)
 }

@@ -27,6 +27,18 @@ type linuxOps struct {
 	ns netns.NsHandle // open only when working in another namespace
 	h  *netlink.Handle
 	rt *nl.SocketHandle
+	// watch hears the kernel's notifications of link, address, route
+	// and rule changes; nil until Changed first opens it, and again after
+	// it failed.
+	watch *nl.NetlinkSocket
+}
+
+// watchGroups are the rtnetlink multicast groups of what Apply reads.
+var watchGroups = []uint{
+	unix.RTNLGRP_LINK,
+	unix.RTNLGRP_IPV4_IFADDR, unix.RTNLGRP_IPV6_IFADDR,
+	unix.RTNLGRP_IPV4_ROUTE, unix.RTNLGRP_IPV6_ROUTE,
+	unix.RTNLGRP_IPV4_RULE, unix.RTNLGRP_IPV6_RULE,
 }
 
 func newLinuxOps(nsPath string) (_ *linuxOps, err error) {
@@ -67,7 +79,47 @@ func newLinuxOps(nsPath string) (_ *linuxOps, err error) {
 	return o, nil
 }
 
+// Changed drains the notifications queued on the watch socket since the
+// last call; nothing queued means nothing changed. The socket is read only
+// here, so a busy kernel costs the box nothing between applies: a queue
+// that overflowed (ENOBUFS) just reports a change.
+func (o *linuxOps) Changed() bool {
+	if o.watch == nil {
+		s, err := nl.SubscribeAt(o.ns, netns.None(), unix.NETLINK_ROUTE, watchGroups...)
+		if err != nil {
+			return true
+		}
+		o.watch = s // non-blocking
+		return true
+	}
+	changed := false
+	// Only whether something came counts; a longer message is consumed
+	// whole all the same.
+	var buf [64]byte
+	for {
+		n, _, err := unix.Recvfrom(o.watch.GetFd(), buf[:], unix.MSG_DONTWAIT|unix.MSG_TRUNC)
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err == unix.EAGAIN:
+			return changed
+		case err != nil:
+			if err != unix.ENOBUFS {
+				o.watch.Close()
+				o.watch = nil
+			}
+			return true
+		case n > 0:
+			changed = true
+		}
+	}
+}
+
 func (o *linuxOps) Close() error {
+	if o.watch != nil {
+		o.watch.Close()
+		o.watch = nil
+	}
 	if o.h != nil {
 		o.h.Close()
 		o.h = nil
