@@ -48,6 +48,19 @@ const usage = `usage:
   cpe version                                        version, commit, Go version, board
 `
 
+// oneCPU runs the daemon's goroutines on one CPU unless the GOMAXPROCS
+// environment variable says otherwise. The box's userland is a control
+// plane that waits on sockets and timers; forwarding runs in the kernel
+// on every CPU either way. With a scheduler slot per CPU, each timer and
+// datagram also woke an idle thread to look for more work: on an idle
+// mesh box that was half of the CPU the daemon used, while DHCP servers
+// answer as fast on one (docs/benchmarks.md).
+func oneCPU() {
+	if os.Getenv("GOMAXPROCS") == "" {
+		runtime.GOMAXPROCS(1)
+	}
+}
+
 func dispatch(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
@@ -132,6 +145,7 @@ func cmdRun(args []string, stderr io.Writer) int {
 		fmt.Fprint(stderr, "usage: cpe run -config FILE -state DIR [-socket PATH]\n")
 		return 2
 	}
+	oneCPU()
 	var lvl slog.Level
 	if err := lvl.UnmarshalText([]byte(*level)); err != nil {
 		fmt.Fprintf(stderr, "cpe run: -log-level: %v\n", err)

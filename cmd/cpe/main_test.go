@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -197,5 +198,24 @@ func waitFor(t *testing.T, cond func() bool) {
 			t.Fatal("condition not met within 10 s")
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestOneCPU: the daemon schedules its goroutines on one CPU, unless the
+// GOMAXPROCS environment variable asks for another number.
+func TestOneCPU(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	runtime.GOMAXPROCS(4)
+	t.Setenv("GOMAXPROCS", "")
+	os.Unsetenv("GOMAXPROCS")
+	oneCPU()
+	if n := runtime.GOMAXPROCS(0); n != 1 {
+		t.Errorf("GOMAXPROCS %d, want 1", n)
+	}
+	runtime.GOMAXPROCS(4)
+	t.Setenv("GOMAXPROCS", "4")
+	oneCPU()
+	if n := runtime.GOMAXPROCS(0); n != 4 {
+		t.Errorf("with GOMAXPROCS=4 set: %d", n)
 	}
 }

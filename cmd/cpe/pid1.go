@@ -24,6 +24,7 @@ const fallbackState = "/run/cpe-state"
 // pid1 boots the device and runs the daemon for ever. PID 1 must not exit
 // (the kernel panics), so every failure is logged and retried.
 func pid1() {
+	oneCPU()
 	ring := logring.New(4000)
 	log := slog.New(slog.NewTextHandler(ring, nil))
 	slog.SetDefault(log)

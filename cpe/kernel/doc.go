@@ -33,4 +33,15 @@
 // route whose next hop or type changes is replaced in one message; an IPv6
 // address whose lifetimes change is replaced in place, keeping its
 // connections.
+//
+// # When the kernel is read
+//
+// Apply reads the whole owned part of the kernel before it changes
+// anything, unless it may trust what it saw last: the Applier listens to
+// the kernel's notifications of link, address, route and rule changes (a
+// netlink socket it drains only when applying), and applying the same
+// Desired again, with nothing heard, no address lifetime in it run out and
+// less than five minutes since the last full read, reads and changes
+// nothing. Sysctls send no notifications: one changed behind the box's
+// back is set again within those five minutes.
 package kernel
