@@ -7,7 +7,9 @@ import (
 	"net/netip"
 	"os"
 	"runtime"
+	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/vishvananda/netlink"
@@ -31,6 +33,28 @@ type linuxOps struct {
 	// and rule changes; nil until Changed first opens it, and again after
 	// it failed.
 	watch *nl.NetlinkSocket
+	// sent are the route changes made since Changed last drained the
+	// watch: their notifications are no news. Routes are what the box
+	// changes all the time (mesh routes follow every reroute), and have no
+	// side effects to be heard.
+	sent []sentRoute
+}
+
+// sentRoute names a route change as its notification will: a message
+// type (RTM_NEWROUTE or RTM_DELROUTE) and the route's identity.
+type sentRoute struct {
+	msg      uint16
+	dst, src netip.Prefix
+	table    uint32
+	metric   uint32
+}
+
+func sentRouteOf(msg uint16, r rtRoute) sentRoute {
+	m := r.metric
+	if r.family == unix.AF_INET6 && m == 0 {
+		m = defaultIPv6Metric
+	}
+	return sentRoute{msg, r.dst, r.src, r.table, m}
 }
 
 // watchGroups are the rtnetlink multicast groups of what Apply reads.
@@ -80,10 +104,13 @@ func newLinuxOps(nsPath string) (_ *linuxOps, err error) {
 }
 
 // Changed drains the notifications queued on the watch socket since the
-// last call; nothing queued means nothing changed. The socket is read only
-// here, so a busy kernel costs the box nothing between applies: a queue
-// that overflowed (ENOBUFS) just reports a change.
+// last call: anything but the notification of a route change of our own
+// (see sent) is a change. The socket is read only here, so a busy kernel
+// costs the box nothing between applies: a queue that overflowed
+// (ENOBUFS) just reports a change.
 func (o *linuxOps) Changed() bool {
+	sent := o.sent
+	o.sent = nil
 	if o.watch == nil {
 		s, err := nl.SubscribeAt(o.ns, netns.None(), unix.NETLINK_ROUTE, watchGroups...)
 		if err != nil {
@@ -93,9 +120,9 @@ func (o *linuxOps) Changed() bool {
 		return true
 	}
 	changed := false
-	// Only whether something came counts; a longer message is consumed
-	// whole all the same.
-	var buf [64]byte
+	// A route notification is well under 4 KiB; a longer message, cut
+	// short, is consumed whole all the same and counts as a change.
+	var buf [4096]byte
 	for {
 		n, _, err := unix.Recvfrom(o.watch.GetFd(), buf[:], unix.MSG_DONTWAIT|unix.MSG_TRUNC)
 		switch {
@@ -109,10 +136,39 @@ func (o *linuxOps) Changed() bool {
 				o.watch = nil
 			}
 			return true
-		case n > 0:
+		case n > len(buf):
 			changed = true
+		default:
+			if !ownRouteChanges(buf[:n], &sent) {
+				changed = true
+			}
 		}
 	}
+}
+
+// ownRouteChanges reports whether every message of a notification is a
+// route change in sent, and takes those out of sent.
+func ownRouteChanges(b []byte, sent *[]sentRoute) bool {
+	msgs, err := syscall.ParseNetlinkMessage(b)
+	if err != nil || len(msgs) == 0 {
+		return false
+	}
+	for _, m := range msgs {
+		t := m.Header.Type
+		if t != unix.RTM_NEWROUTE && t != unix.RTM_DELROUTE {
+			return false
+		}
+		r, err := decodeRoute(m.Data)
+		if err != nil || r.protocol != RouteProtocol {
+			return false
+		}
+		i := slices.Index(*sent, sentRouteOf(t, r))
+		if i < 0 {
+			return false
+		}
+		*sent = slices.Delete(*sent, i, i+1)
+	}
+	return true
 }
 
 func (o *linuxOps) Close() error {
@@ -402,7 +458,11 @@ func (o *linuxOps) AddRoute(r Route, replace bool) error {
 	if replace {
 		flags = unix.NLM_F_CREATE | unix.NLM_F_REPLACE
 	}
-	return o.exec(unix.RTM_NEWROUTE, flags, encodeRoute(m))
+	if err := o.exec(unix.RTM_NEWROUTE, flags, encodeRoute(m)); err != nil {
+		return err
+	}
+	o.sent = append(o.sent, sentRouteOf(unix.RTM_NEWROUTE, m))
+	return nil
 }
 
 func (o *linuxOps) DelRoute(r Route) error {
@@ -419,7 +479,11 @@ func (o *linuxOps) DelRoute(r Route) error {
 	if err != nil {
 		return err
 	}
-	return o.exec(unix.RTM_DELROUTE, 0, encodeRoute(m))
+	if err := o.exec(unix.RTM_DELROUTE, 0, encodeRoute(m)); err != nil {
+		return err
+	}
+	o.sent = append(o.sent, sentRouteOf(unix.RTM_DELROUTE, m))
+	return nil
 }
 
 func (o *linuxOps) Rules() ([]kernelRule, error) {
