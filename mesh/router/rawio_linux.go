@@ -33,20 +33,7 @@ type datagram struct {
 func recvDatagram(fd uintptr, b []byte, oob []byte) (datagram, syscall.Errno) {
 	var from unix.RawSockaddrInet6
 	var iov unix.Iovec
-	if len(b) > 0 {
-		iov.Base = &b[0]
-		iov.SetLen(len(b))
-	}
-	msg := unix.Msghdr{
-		Name:    (*byte)(unsafe.Pointer(&from)),
-		Namelen: unix.SizeofSockaddrInet6,
-		Iov:     &iov,
-		Iovlen:  1,
-	}
-	if len(oob) > 0 {
-		msg.Control = &oob[0]
-		msg.SetControllen(len(oob))
-	}
+	msg := msghdr(&from, &iov, b, oob)
 	n, _, errno := unix.RawSyscall(unix.SYS_RECVMSG, fd, uintptr(unsafe.Pointer(&msg)), unix.MSG_DONTWAIT)
 	if errno != 0 {
 		return datagram{}, errno
@@ -58,6 +45,26 @@ func recvDatagram(fd uintptr, b []byte, oob []byte) (datagram, syscall.Errno) {
 	}
 	d.dst, d.ifindex = parsePktinfo(oob[:msg.Controllen])
 	return d, 0
+}
+
+// msghdr describes one datagram: its address in sa, its data b (through
+// iov) and its control messages oob.
+func msghdr(sa *unix.RawSockaddrInet6, iov *unix.Iovec, b, oob []byte) unix.Msghdr {
+	if len(b) > 0 {
+		iov.Base = &b[0]
+		iov.SetLen(len(b))
+	}
+	msg := unix.Msghdr{
+		Name:    (*byte)(unsafe.Pointer(sa)),
+		Namelen: unix.SizeofSockaddrInet6,
+		Iov:     iov,
+		Iovlen:  1,
+	}
+	if len(oob) > 0 {
+		msg.Control = &oob[0]
+		msg.SetControllen(len(oob))
+	}
+	return msg
 }
 
 // parsePktinfo finds IPV6_PKTINFO among control messages.
@@ -95,20 +102,7 @@ func sendDatagram(fd uintptr, b []byte, dst netip.Addr, port uint16, oob []byte)
 	to := unix.RawSockaddrInet6{Family: unix.AF_INET6, Addr: dst.As16()}
 	binary.BigEndian.PutUint16((*[2]byte)(unsafe.Pointer(&to.Port))[:], port)
 	var iov unix.Iovec
-	if len(b) > 0 {
-		iov.Base = &b[0]
-		iov.SetLen(len(b))
-	}
-	msg := unix.Msghdr{
-		Name:    (*byte)(unsafe.Pointer(&to)),
-		Namelen: unix.SizeofSockaddrInet6,
-		Iov:     &iov,
-		Iovlen:  1,
-	}
-	if len(oob) > 0 {
-		msg.Control = &oob[0]
-		msg.SetControllen(len(oob))
-	}
+	msg := msghdr(&to, &iov, b, oob)
 	_, _, errno := unix.RawSyscall(unix.SYS_SENDMSG, fd, uintptr(unsafe.Pointer(&msg)), unix.MSG_DONTWAIT)
 	return errno
 }
