@@ -121,7 +121,7 @@ func (r *Router) Run(ctx context.Context) error {
 			r.mu.Lock()
 			r.e.Receive(r.clk.Now(), ifname, src, dst, buf[:n])
 			r.mu.Unlock()
-			if next := r.step(); next.Before(r.armedAt()) {
+			if _, sooner := r.step(false); sooner {
 				r.poke()
 			}
 		}
@@ -134,8 +134,7 @@ func (r *Router) Run(ctx context.Context) error {
 	}()
 	links := r.cfg.Net.Links()
 	for {
-		next := r.step()
-		r.setArmed(next)
+		next, _ := r.step(true)
 		timer := r.clk.NewTimer(next.Sub(r.clk.Now()))
 		select {
 		case <-ctx.Done():
@@ -163,19 +162,6 @@ func (r *Router) Run(ctx context.Context) error {
 	}
 }
 
-// armedAt is the deadline Run's timer waits for; setArmed records it.
-func (r *Router) armedAt() time.Time {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.armed
-}
-
-func (r *Router) setArmed(t time.Time) {
-	r.mu.Lock()
-	r.armed = t
-	r.mu.Unlock()
-}
-
 func (r *Router) link(ev LinkEvent) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -192,7 +178,10 @@ func (r *Router) link(ev LinkEvent) {
 // step hands what the engine produced to the world: the state to disk
 // first (a seqno must never go out before it is saved), then the
 // datagrams, then the routes. It returns the engine's next deadline.
-func (r *Router) step() time.Time {
+// Run steps with arm, and waits for that deadline; any other caller learns
+// whether the deadline is now sooner than the one Run waits for. Both
+// happen with the deadline read, so none is missed between the two.
+func (r *Router) step(arm bool) (next time.Time, sooner bool) {
 	r.stepMu.Lock()
 	defer r.stepMu.Unlock()
 	r.mu.Lock()
@@ -207,7 +196,12 @@ func (r *Router) step() time.Time {
 	if v := r.e.RoutesVersion(); v != r.routesSeen {
 		routes, r.routesSeen, changed = r.e.Installed(), v, true
 	}
-	next := r.e.Next()
+	next = r.e.Next()
+	if arm {
+		r.armed = next
+	} else {
+		sooner = next.Before(r.armed)
+	}
 	r.mu.Unlock()
 
 	if state != nil && r.cfg.SaveState != nil {
@@ -223,7 +217,7 @@ func (r *Router) step() time.Time {
 	if changed && r.cfg.Routes != nil {
 		r.cfg.Routes(routes)
 	}
-	return next
+	return next, sooner
 }
 
 func (r *Router) sendFailed(d babel.Datagram, err error) {
