@@ -44,7 +44,8 @@ type netlinkOps interface {
 
 	// Changed reports whether links, addresses, routes or rules may have
 	// changed since it was last called: true the first time, whenever the
-	// kernel said so (our own changes too), and whenever it cannot tell.
+	// kernel said so (of our own changes, all but those of routes), and
+	// whenever it cannot tell.
 	Changed() bool
 
 	Close() error

@@ -42,6 +42,8 @@
 // netlink socket it drains only when applying), and applying the same
 // Desired again, with nothing heard, no address lifetime in it run out and
 // less than five minutes since the last full read, reads and changes
-// nothing. Sysctls send no notifications: one changed behind the box's
-// back is set again within those five minutes.
+// nothing. The notifications of its own route changes are no news; those of
+// its other changes make the next Apply read once more. Sysctls send no
+// notifications: one changed behind the box's back is set again within
+// those five minutes.
 package kernel

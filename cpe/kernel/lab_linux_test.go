@@ -428,7 +428,8 @@ func TestLabQuietKernel(t *testing.T) {
 	defer a.Close()
 	d := labDesired(time.Now(), "2001:db8:1::/56", "2001:db8:1:1::1/64")
 	labApply(t, a, d)
-	// Our own changes were heard too: one Apply reads them back.
+	// Our own address and link changes were heard: one Apply
+	// reads them back.
 	labApply(t, a, d)
 	for i := range 3 {
 		if a.ops.Changed() {
