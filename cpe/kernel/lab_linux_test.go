@@ -47,6 +47,18 @@ func labNamespaces(t *testing.T) (cpe string) {
 	return cpe
 }
 
+// labApplier is an Applier working in ns, closed when the test ends
+// (before the namespaces go).
+func labApplier(t *testing.T, ns string) *Applier {
+	t.Helper()
+	a, err := New(Options{Netns: "/run/netns/" + ns})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Close() })
+	return a
+}
+
 func ip(t *testing.T, args ...string) string {
 	t.Helper()
 	out, err := exec.Command("ip", args...).CombinedOutput()
@@ -194,11 +206,7 @@ func labDesired(now time.Time, delegated, lan string) Desired {
 
 func TestLabApply(t *testing.T) {
 	ns := labNamespaces(t)
-	a, err := New(Options{Netns: "/run/netns/" + ns})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
+	a := labApplier(t, ns)
 	now := time.Now()
 	d := labDesired(now, "2001:db8:1::/56", "2001:db8:1:1::1/64")
 
@@ -367,11 +375,7 @@ func TestLabApply(t *testing.T) {
 
 func TestLabErrors(t *testing.T) {
 	ns := labNamespaces(t)
-	a, err := New(Options{Netns: "/run/netns/" + ns})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
+	a := labApplier(t, ns)
 	d := Desired{
 		Links: []Link{{Name: "wan0", Up: true}},
 		Sysctls: map[string]string{
@@ -421,11 +425,7 @@ func TestLabNoNamespace(t *testing.T) {
 // Apply, and the Apply after that is quiet again.
 func TestLabQuietKernel(t *testing.T) {
 	ns := labNamespaces(t)
-	a, err := New(Options{Netns: "/run/netns/" + ns})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
+	a := labApplier(t, ns)
 	d := labDesired(time.Now(), "2001:db8:1::/56", "2001:db8:1:1::1/64")
 	labApply(t, a, d)
 	// Our own address and link changes were heard: one Apply

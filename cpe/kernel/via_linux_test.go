@@ -12,11 +12,7 @@ import (
 // through an IPv4 next hop is refused before reaching the kernel.
 func TestLabIPv4ViaIPv6(t *testing.T) {
 	ns := labNamespaces(t)
-	a, err := New(Options{Netns: "/run/netns/" + ns})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
+	a := labApplier(t, ns)
 	d := Desired{
 		Links:  []Link{{Name: "wan0", Up: true}},
 		Routes: []Route{{Dst: netip.MustParsePrefix("10.9.0.0/24"), Via: netip.MustParseAddr("fe80::1"), Link: "wan0", Metric: 512}},

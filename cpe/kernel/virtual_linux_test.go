@@ -17,11 +17,7 @@ func TestLabVirtual(t *testing.T) {
 	for _, name := range []string{"eth1", "eth2", "theirs"} {
 		ip(t, "-n", ns, "link", "add", name, "type", "veth", "peer", "name", name+"p")
 	}
-	a, err := New(Options{Netns: "/run/netns/" + ns})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
+	a := labApplier(t, ns)
 	apply := func(d Desired) ([]string, error) { return a.Apply(context.Background(), d) }
 
 	// The lab machine's kernel may have no 802.1Q: then eth2 is a plain
