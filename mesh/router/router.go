@@ -133,15 +133,15 @@ func (r *Router) Run(ctx context.Context) error {
 		}
 	}()
 	links := r.cfg.Net.Links()
+	timer := r.newAlarm()
+	defer timer.close()
 	for {
 		next, _ := r.step(true)
-		timer := r.clk.NewTimer(next.Sub(r.clk.Now()))
+		timer.set(next.Sub(r.clk.Now()))
 		select {
 		case <-ctx.Done():
-			timer.Stop()
 			return nil
 		case <-readDone:
-			timer.Stop()
 			if ctx.Err() == nil {
 				return errors.New("router: the network stopped delivering")
 			}
@@ -158,7 +158,6 @@ func (r *Router) Run(ctx context.Context) error {
 			r.mu.Unlock()
 		case <-r.kick:
 		}
-		timer.Stop()
 	}
 }
 

@@ -1,0 +1,7 @@
+//go:build !linux
+
+package router
+
+import "errors"
+
+func newKernelAlarm() (alarm, error) { return nil, errors.New("no timerfd") }
