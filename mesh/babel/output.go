@@ -167,7 +167,16 @@ func (e *Engine) scheduleHello(ifc *iface) {
 		return
 	}
 	share := ifc.cycleEnd.Sub(e.now) / time.Duration(ifc.left)
-	ifc.nextHello = e.now.Add(max(e.spread(share), time.Millisecond))
+	d := e.spread(share)
+	// Another interface's Hello inside the range drawn from is as good
+	// a draw, and shares its wake-up.
+	for _, o := range e.upIfaces() {
+		if od := o.nextHello.Sub(e.now); o != ifc && od >= share*3/4 && od <= share*5/4 {
+			d = od
+			break
+		}
+	}
+	ifc.nextHello = e.now.Add(max(d, time.Millisecond))
 }
 
 // earlyHello gives a neighbour just heard a Hello of ours at once
@@ -223,9 +232,21 @@ func (e *Engine) queueIHU(n *neighbour) {
 // tickInterfaces sends the scheduled Hellos that are due, the last of a
 // cycle with the full update. A caller that stalled past several gets
 // one, not a burst.
+//
+// When one interface's Hello goes, the others' that are due within a
+// quarter of their Hello interval go with it, so that the interfaces of
+// a box share their wake-ups instead of each having its own. A Hello
+// that goes early keeps the promise of the one before, whose interval
+// is an upper bound (RFC 8966 section 4.6.5), and the schedule goes on
+// from there.
 func (e *Engine) tickInterfaces() {
-	for _, ifc := range e.upIfaces() {
-		if e.now.Before(ifc.nextHello) {
+	ups := e.upIfaces()
+	due := func(ifc *iface) bool { return !e.now.Before(ifc.nextHello) }
+	if !slices.ContainsFunc(ups, due) {
+		return
+	}
+	for _, ifc := range ups {
+		if !due(ifc) && ifc.nextHello.Sub(e.now) >= ifc.cfg.HelloInterval/4 {
 			continue
 		}
 		ifc.left--
