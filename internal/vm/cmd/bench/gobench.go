@@ -59,7 +59,8 @@ var suites = []suite{
 	},
 	{
 		Title: "Forwarding through the firewall", Pkg: "./firewall/", Bench: "^BenchmarkForward$", BenchTime: "3x",
-		Note: "iperf3 TCP, 3 s per run, client and server namespaces on either side of a router namespace over veth pairs; the peer is the same path with no ruleset loaded.",
+		Note: "iperf3 TCP, 3 s per run, client and server namespaces on either side of a router namespace over veth pairs; the peer is the same path with no ruleset loaded. " +
+			"The modes (none, ruleset, offload) take turns in one lab for five rounds, so that a slow spell of the machine falls on all of them; each figure is the median of its five runs.",
 		Rows: []comparison{
 			{What: "IPv4 (NAT44, stateful)", Ours: "BenchmarkForward/IPv4/ruleset", Peer: "BenchmarkForward/IPv4/none", Metric: "Mbit/s", Higher: true, Goal: "≥ 0.95"},
 			{What: "IPv6 (stateful)", Ours: "BenchmarkForward/IPv6/ruleset", Peer: "BenchmarkForward/IPv6/none", Metric: "Mbit/s", Higher: true, Goal: "≥ 0.95"},
