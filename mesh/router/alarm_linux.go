@@ -55,10 +55,14 @@ func (a *kernelAlarm) wait() {
 		if err != nil {
 			return
 		}
-		select {
-		case a.c <- time.Now():
-		default: // one firing pending is enough
-		}
+		a.fire()
+	}
+}
+
+func (a *kernelAlarm) fire() {
+	select {
+	case a.c <- time.Now():
+	default: // one firing pending is enough
 	}
 }
 
@@ -66,9 +70,15 @@ func (a *kernelAlarm) set(d time.Duration) {
 	// A zero value would disarm it.
 	d = max(d, time.Nanosecond)
 	spec := unix.ItimerSpec{Value: unix.NsecToTimespec(int64(d))}
-	a.raw.Control(func(fd uintptr) {
-		unix.RawSyscall6(unix.SYS_TIMERFD_SETTIME, fd, 0, uintptr(unsafe.Pointer(&spec)), 0, 0, 0)
+	var errno syscall.Errno
+	err := a.raw.Control(func(fd uintptr) {
+		_, _, errno = unix.RawSyscall6(unix.SYS_TIMERFD_SETTIME, fd, 0, uintptr(unsafe.Pointer(&spec)), 0, 0, 0)
 	})
+	if err != nil || errno != 0 {
+		// Not seen with an open descriptor and a valid time; should it
+		// happen, the router must still wake up.
+		time.AfterFunc(d, a.fire)
+	}
 }
 
 func (a *kernelAlarm) C() <-chan time.Time { return a.c }
