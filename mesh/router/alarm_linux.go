@@ -17,7 +17,7 @@ import (
 // which sleeps until the next timer of the process and then polls for a
 // while before it parks again. On an idle mesh box those two extra thread
 // switches per Hello cost more than sending the Hello. Arming it is one
-// raw system call.
+// raw system call, and an expiry costs none (see wait).
 type kernelAlarm struct {
 	f   *os.File
 	raw syscall.RawConn
@@ -30,32 +30,47 @@ func newKernelAlarm() (*kernelAlarm, error) {
 	if err != nil {
 		return nil, fmt.Errorf("timerfd: %w", err)
 	}
-	// A non-blocking descriptor is registered with the poller.
+	// A non-blocking descriptor is registered with the poller; one the
+	// poller refused takes no deadline.
 	f := os.NewFile(uintptr(fd), "babel-alarm")
 	raw, err := f.SyscallConn()
+	if err == nil {
+		err = f.SetReadDeadline(time.Time{})
+	}
 	if err != nil {
 		f.Close()
 		return nil, fmt.Errorf("timerfd: %w", err)
 	}
 	a := &kernelAlarm{f: f, raw: raw, c: make(chan time.Time, 1)}
+	waiting := make(chan struct{})
 	a.wg.Add(1)
-	go a.wait()
+	go a.wait(waiting)
+	<-waiting
 	return a, nil
 }
 
-// wait delivers each expiry to C, until the descriptor is closed.
-func (a *kernelAlarm) wait() {
+// wait delivers each expiry to C until the descriptor is closed, in one
+// wait for readiness that lasts as long as the alarm. It never reads the
+// descriptor: the poller's registration is edge-triggered and each expiry
+// is an edge of its own, and arming the timer again starts its count
+// afresh. A read would cost two system calls an expiry, one of them to
+// find the descriptor empty, because the poller forgets what it saw
+// whenever a new wait begins; in this one wait it forgets nothing from
+// the moment waiting is closed, so nothing may arm the alarm before.
+func (a *kernelAlarm) wait(waiting chan<- struct{}) {
 	defer a.wg.Done()
-	var n [8]byte // the expiry count
-	for {
-		err := a.raw.Read(func(fd uintptr) bool {
-			_, _, errno := unix.RawSyscall(unix.SYS_READ, fd, uintptr(unsafe.Pointer(&n[0])), uintptr(len(n)))
-			return errno != unix.EAGAIN
-		})
-		if err != nil {
-			return
+	started := false
+	a.raw.Read(func(uintptr) bool {
+		if !started {
+			started = true
+			close(waiting)
+		} else {
+			a.fire()
 		}
-		a.fire()
+		return false
+	})
+	if !started {
+		close(waiting)
 	}
 }
 

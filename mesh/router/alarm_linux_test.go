@@ -51,6 +51,15 @@ func TestKernelAlarm(t *testing.T) {
 	if fires(200 * time.Millisecond) {
 		t.Error("moved from 10ms to an hour, fired anyway")
 	}
+
+	// Every arming fires, however many came before: no expiry is lost
+	// between one wait and the next.
+	for i := range 50 {
+		a.set(time.Duration(i%3) * time.Millisecond)
+		if !fires(5 * time.Second) {
+			t.Fatalf("arming %d did not fire", i)
+		}
+	}
 }
 
 // A router on real time keeps its deadline in the kernel alarm, one on
