@@ -238,7 +238,8 @@ func (e *Engine) queueIHU(n *neighbour) {
 // a box share their wake-ups instead of each having its own. A Hello
 // that goes early keeps the promise of the one before, whose interval
 // is an upper bound (RFC 8966 section 4.6.5), and the schedule goes on
-// from there.
+// from there. The last Hello of a cycle keeps its time: the full update
+// goes with it, and ending cycles early would send more of them.
 func (e *Engine) tickInterfaces() {
 	ups := e.upIfaces()
 	due := func(ifc *iface) bool { return !e.now.Before(ifc.nextHello) }
@@ -246,7 +247,7 @@ func (e *Engine) tickInterfaces() {
 		return
 	}
 	for _, ifc := range ups {
-		if !due(ifc) && ifc.nextHello.Sub(e.now) >= ifc.cfg.HelloInterval/4 {
+		if !due(ifc) && (ifc.left <= 1 || ifc.nextHello.Sub(e.now) >= ifc.cfg.HelloInterval/4) {
 			continue
 		}
 		ifc.left--
