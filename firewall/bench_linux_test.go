@@ -37,10 +37,13 @@ func BenchmarkApply10k(b *testing.B) {
 	}
 }
 
+// dropOurTables is nft input that deletes our tables, there or not.
+var dropOurTables = fmt.Sprintf("table inet %s\ndelete table inet %s\ntable ip %s\ndelete table ip %s\n",
+	FilterTable, FilterTable, NATTable, NATTable)
+
 func BenchmarkNftFile10k(b *testing.B) {
 	ns, _ := newNetns(b)
-	text := fmt.Sprintf("table inet %s\ndelete table inet %s\ntable ip %s\ndelete table ip %s\n%s",
-		FilterTable, FilterTable, NATTable, NATTable, Build(bigInput()).String())
+	text := dropOurTables + Build(bigInput()).String()
 	b.ResetTimer()
 	for b.Loop() {
 		cmd := exec.Command("ip", "netns", "exec", ns, "nft", "-f", "-")

@@ -88,10 +88,7 @@ func forwardRounds(b *testing.B, v6 bool) (runs map[string][]float64, skipped ma
 // It returns why the kernel cannot do the mode.
 func forwardMode(b *testing.B, router string, fd int, mode string) string {
 	if mode == "none" {
-		for _, t := range []string{"inet cpe", "ip cpe_nat"} {
-			// The first round has nothing to delete.
-			exec.Command("ip", "netns", "exec", router, "nft", "delete", "table", t).Run()
-		}
+		inNetns(b, router, dropOurTables, "nft", "-f", "-")
 		return ""
 	}
 	in := Input{
