@@ -12,7 +12,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -20,7 +19,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/vishvananda/netlink"
 
 	"cpe/cpe/config"
 	"cpe/cpe/plan"
@@ -268,14 +266,6 @@ func appendNew(list []netip.Addr, a netip.Addr) []netip.Addr {
 		return list
 	}
 	return append(list, a)
-}
-
-func linkMAC(ifname string) net.HardwareAddr {
-	l, err := netlink.LinkByName(ifname)
-	if err != nil {
-		return nil
-	}
-	return l.Attrs().HardwareAddr
 }
 
 // Status is what `show lan`, `show ra` and `show dhcp leases` print.
