@@ -19,7 +19,6 @@ import (
 	"sync"
 	"time"
 
-
 	"cpe/cpe/config"
 	"cpe/cpe/plan"
 	"cpe/cpe/state"

@@ -115,3 +115,59 @@ func TestForwardingWaitsForFirewall(t *testing.T) {
 	fw.mu.Unlock()
 	waitFor("1")
 }
+
+// TestFirewallUnchangedIsNotReloaded: replans that leave the firewall's
+// input as it was do not rebuild and reload the ruleset, until
+// firewallRecheck has gone by; a changed input is loaded at once.
+func TestFirewallUnchangedIsNotReloaded(t *testing.T) {
+	k := &recordingKernel{}
+	fw := &flakyFirewall{}
+	h := startWith(t, t.TempDir(), func(o *Options) { o.Kernel, o.Firewall = k, fw })
+	loads := func() int {
+		fw.mu.Lock()
+		defer fw.mu.Unlock()
+		return len(fw.loaded)
+	}
+	// replans waits for n plans made after the call.
+	replans := func(n int) {
+		t.Helper()
+		_, n0 := k.sysctl("")
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			if _, got := k.sysctl(""); got >= n0+n {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("fewer than %d plans in 5 s", n)
+			}
+			h.d.net.replan()
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	replans(2)
+	if loads() == 0 {
+		t.Fatal("no ruleset loaded")
+	}
+	n := loads()
+	replans(3)
+	if got := loads(); got != n {
+		t.Errorf("%d reloads of an unchanged ruleset", got-n)
+	}
+
+	h.clk.advance(firewallRecheck)
+	replans(2)
+	if got := loads(); got != n+1 {
+		t.Errorf("%d loads once firewallRecheck went by, want 1", got-n)
+	}
+
+	if _, err := h.d.commit(h.set("firewall log_drops", "false"), "quiet", 0); err != nil {
+		t.Fatal(err)
+	}
+	replans(2)
+	fw.mu.Lock()
+	last := fw.loaded[len(fw.loaded)-1].String()
+	fw.mu.Unlock()
+	if got := loads(); got != n+2 || strings.Contains(last, "log prefix") {
+		t.Errorf("after the commit: %d loads, want 1; last loaded:\n%s", got-n-1, last)
+	}
+}
