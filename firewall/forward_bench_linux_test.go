@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/netip"
 	"os/exec"
 	"slices"
@@ -13,7 +14,9 @@ import (
 
 // BenchmarkForward measures TCP throughput with iperf3 through a router
 // namespace: with no ruleset, with the full ruleset (stateful LAN, NAT44
-// for IPv4), and with the ruleset plus flow offload.
+// for IPv4), with the ruleset plus flow offload, and, for reference, with
+// connection tracking alone: what any stateful firewall costs before its
+// first rule.
 //
 // The three take turns in one lab, round after round, so that a slow
 // spell of the machine falls on all of them alike: measured one after
@@ -46,7 +49,23 @@ func BenchmarkForward(b *testing.B) {
 	}
 }
 
-var forwardModes = []string{"none", "ruleset", "offload"}
+var forwardModes = []string{"none", "ruleset", "offload", "conntrack"}
+
+// conntrackOnly is our tables with nothing in them but what makes the
+// kernel track connections, and for IPv4 the masquerading NAT44 needs.
+var conntrackOnly = fmt.Sprintf(`table inet %s {
+	chain forward {
+		type filter hook forward priority 0; policy accept;
+		ct state established,related accept
+	}
+}
+table ip %s {
+	chain postrouting {
+		type nat hook postrouting priority 100; policy accept;
+		oifname "wan0" ip saddr 192.168.1.0/24 masquerade
+	}
+}
+`, FilterTable, NATTable)
 
 // forwardRuns is how many runs of 3 s each mode gets.
 const forwardRuns = 5
@@ -84,11 +103,15 @@ func forwardRounds(b *testing.B, v6 bool) (runs map[string][]float64, skipped ma
 }
 
 // forwardMode loads what mode asks for in the router namespace: nothing
-// (our tables deleted), the ruleset, or the ruleset with flow offload.
-// It returns why the kernel cannot do the mode.
+// (our tables deleted), the ruleset, the ruleset with flow offload, or
+// connection tracking alone. It returns why the kernel cannot do the mode.
 func forwardMode(b *testing.B, router string, fd int, mode string) string {
-	if mode == "none" {
+	switch mode {
+	case "none":
 		inNetns(b, router, dropOurTables, "nft", "-f", "-")
+		return ""
+	case "conntrack":
+		inNetns(b, router, dropOurTables+conntrackOnly, "nft", "-f", "-")
 		return ""
 	}
 	in := Input{
