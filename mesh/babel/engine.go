@@ -38,6 +38,13 @@ type Engine struct {
 	requests map[routeKey]*request
 	resend   map[routeKey]*updateResend
 
+	// sortedNeighs is neighs in (interface, address) order, nil once a
+	// neighbour came or went; every Tick and every Hello walk it. upList
+	// is the up interfaces by name, valid while upListOK.
+	sortedNeighs []*neighbour
+	upList       []*iface
+	upListOK     bool
+
 	queues map[outKey]*outQueue
 	out    []Datagram
 
@@ -270,6 +277,7 @@ func (e *Engine) LinkUp(now time.Time, name string, addr netip.Addr) error {
 		e.linkDown(name)
 	}
 	ifc.up, ifc.addr = true, addr
+	e.upListOK = false
 	if ifc.auth() {
 		if err := e.newIndex(ifc); err != nil {
 			return err
@@ -296,6 +304,7 @@ func (e *Engine) linkDown(name string) {
 		return
 	}
 	ifc.up = false
+	e.upListOK = false
 	ifc.left, ifc.nextHello, ifc.nextCycle, ifc.ihuLeft = 0, time.Time{}, 0, 0
 	for k, n := range e.neighs {
 		if k.ifname == name {

@@ -2,6 +2,7 @@ package babel
 
 import (
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 )
@@ -127,5 +128,55 @@ func TestUnicastInterface(t *testing.T) {
 	}
 	if multicastUpdates != 0 {
 		t.Errorf("%d IHUs or updates sent to the group in unicast mode", multicastUpdates)
+	}
+}
+
+// TestListsFollowChanges: the engine keeps its neighbours and its up
+// interfaces in sorted lists between changes; a neighbour that comes or
+// goes and an interface that goes down or comes back show at once.
+func TestListsFollowChanges(t *testing.T) {
+	s := newSim(t)
+	a, b, c := s.add("a", Options{}), s.add("b", Options{}), s.add("c", Options{})
+	ab := s.wire(a, b, wired)
+	s.wire(a, c, wired)
+	neighbours := func() string {
+		var out []string
+		for _, n := range a.e.Neighbours() {
+			out = append(out, n.Interface)
+		}
+		return strings.Join(out, " ")
+	}
+	fromA := map[string]int{}
+	s.delivered = func(to simEnd, src, _ netip.Addr, _ []byte) {
+		if src == a.addrs["to-"+to.node.name] {
+			fromA[to.node.name]++
+		}
+	}
+	step := func(d time.Duration, want string) {
+		t.Helper()
+		clear(fromA)
+		s.run(d)
+		if got := neighbours(); got != want {
+			t.Errorf("%v: a's neighbours on %q, want %q", s.now.Sub(t0), got, want)
+		}
+	}
+
+	step(10*time.Second, "to-b to-c")
+	ab.down = true
+	step(time.Minute, "to-c")
+	ab.down = false
+	step(10*time.Second, "to-b to-c")
+
+	a.e.LinkDown(s.now, "to-c")
+	step(time.Minute, "to-b")
+	if fromA["c"] != 0 || fromA["b"] == 0 {
+		t.Errorf("with to-c down, a sent %d datagrams to c and %d to b", fromA["c"], fromA["b"])
+	}
+	if err := a.e.LinkUp(s.now, "to-c", a.addrs["to-c"]); err != nil {
+		t.Fatal(err)
+	}
+	step(10*time.Second, "to-b to-c")
+	if fromA["c"] == 0 {
+		t.Error("to-c back up, and a sent nothing on it")
 	}
 }

@@ -150,6 +150,7 @@ func (e *Engine) neighbour(ifc *iface, addr netip.Addr) *neighbour {
 		uhelloSeqno: uint16(e.rng.Uint32()),
 	}
 	e.neighs[k] = n
+	e.sortedNeighs = nil
 	return n
 }
 
@@ -318,7 +319,13 @@ func (e *Engine) tickNeighbours() {
 	}
 }
 
+// sortedNeighbours returns the neighbours in (interface, address) order.
+// The slice is shared until the next neighbour comes or goes: callers
+// read it, and may flush neighbours while they walk it.
 func (e *Engine) sortedNeighbours() []*neighbour {
+	if e.sortedNeighs != nil || len(e.neighs) == 0 {
+		return e.sortedNeighs
+	}
 	ns := make([]*neighbour, 0, len(e.neighs))
 	for _, n := range e.neighs {
 		ns = append(ns, n)
@@ -332,6 +339,7 @@ func (e *Engine) sortedNeighbours() []*neighbour {
 		}
 		return a.addr.Compare(b.addr)
 	})
+	e.sortedNeighs = ns
 	return ns
 }
 
@@ -348,6 +356,7 @@ func (e *Engine) ifaceNeighbours(ifc *iface) []*neighbour {
 // flushNeighbour forgets n and every route through it.
 func (e *Engine) flushNeighbour(n *neighbour) {
 	delete(e.neighs, neighKey{n.ifc.cfg.Name, n.addr})
+	e.sortedNeighs = nil
 	n.cost = Infinity
 	for _, d := range e.destsVia(n) {
 		d.remove(d.routeVia(n))

@@ -86,7 +86,12 @@ func (e *Engine) queueDumpIface(ifc *iface) {
 	}
 }
 
+// upIfaces returns the interfaces that are up, by name. The slice is
+// shared until one comes up or goes down; callers only read it.
 func (e *Engine) upIfaces() []*iface {
+	if e.upListOK {
+		return e.upList
+	}
 	var out []*iface
 	for _, ifc := range e.ifaces {
 		if ifc.up {
@@ -102,6 +107,7 @@ func (e *Engine) upIfaces() []*iface {
 		}
 		return 0
 	})
+	e.upList, e.upListOK = out, true
 	return out
 }
 
