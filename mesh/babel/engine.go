@@ -39,11 +39,10 @@ type Engine struct {
 	resend   map[routeKey]*updateResend
 
 	// sortedNeighs is neighs in (interface, address) order, nil once a
-	// neighbour came or went; every Tick and every Hello walk it. upList
-	// is the up interfaces by name, valid while upListOK.
+	// neighbour came or went; upList is the up interfaces by name, nil
+	// once one came up or went down. Every Tick and every Hello walk them.
 	sortedNeighs []*neighbour
 	upList       []*iface
-	upListOK     bool
 
 	queues map[outKey]*outQueue
 	out    []Datagram
@@ -277,7 +276,7 @@ func (e *Engine) LinkUp(now time.Time, name string, addr netip.Addr) error {
 		e.linkDown(name)
 	}
 	ifc.up, ifc.addr = true, addr
-	e.upListOK = false
+	e.upList = nil
 	if ifc.auth() {
 		if err := e.newIndex(ifc); err != nil {
 			return err
@@ -304,7 +303,7 @@ func (e *Engine) linkDown(name string) {
 		return
 	}
 	ifc.up = false
-	e.upListOK = false
+	e.upList = nil
 	ifc.left, ifc.nextHello, ifc.nextCycle, ifc.ihuLeft = 0, time.Time{}, 0, 0
 	for k, n := range e.neighs {
 		if k.ifname == name {

@@ -89,7 +89,7 @@ func (e *Engine) queueDumpIface(ifc *iface) {
 // upIfaces returns the interfaces that are up, by name. The slice is
 // shared until one comes up or goes down; callers only read it.
 func (e *Engine) upIfaces() []*iface {
-	if e.upListOK {
+	if e.upList != nil {
 		return e.upList
 	}
 	var out []*iface
@@ -107,7 +107,7 @@ func (e *Engine) upIfaces() []*iface {
 		}
 		return 0
 	})
-	e.upList, e.upListOK = out, true
+	e.upList = out
 	return out
 }
 
