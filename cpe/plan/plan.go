@@ -4,7 +4,6 @@
 package plan
 
 import (
-	"fmt"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -334,9 +333,13 @@ func dedupe(d *kernel.Desired) {
 		seenA[k] = true
 		return false
 	})
-	seenR := map[string]bool{}
+	type rkey struct {
+		dst, src      netip.Prefix
+		metric, table uint32
+	}
+	seenR := map[rkey]bool{}
 	d.Routes = slices.DeleteFunc(d.Routes, func(r kernel.Route) bool {
-		k := fmt.Sprintf("%v|%v|%d|%d", r.Dst, r.Src, r.Metric, r.Table)
+		k := rkey{r.Dst, r.Src, r.Metric, r.Table}
 		if seenR[k] {
 			return true
 		}

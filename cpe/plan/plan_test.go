@@ -216,3 +216,33 @@ func TestVirtualLinks(t *testing.T) {
 		}
 	}
 }
+
+// TestDedupe: of two addresses or routes that name the same one, the first
+// stays; routes differing in source, metric or table are different routes.
+func TestDedupe(t *testing.T) {
+	d := kernel.Desired{
+		Addresses: []kernel.Address{
+			{Link: "lan0", Prefix: pfx("2001:db8::1/64")},
+			{Link: "lan0", Prefix: pfx("2001:db8::1/64"), NoPrefixRoute: true},
+			{Link: "lan1", Prefix: pfx("2001:db8::1/64")},
+		},
+		Routes: []kernel.Route{
+			{Dst: pfx("::/0"), Via: addr("fe80::1"), Link: "wan0", Metric: 1024},
+			{Dst: pfx("::/0"), Via: addr("fe80::2"), Link: "wan0", Metric: 1024},
+			{Dst: pfx("::/0"), Via: addr("fe80::3"), Link: "wan0", Metric: 1025},
+			{Dst: pfx("::/0"), Src: pfx("2001:db8::/56"), Via: addr("fe80::4"), Link: "mesh0", Metric: 1024},
+			{Dst: pfx("::/0"), Via: addr("fe80::5"), Link: "mesh0", Metric: 1024, Table: 100},
+		},
+	}
+	dedupe(&d)
+	if len(d.Addresses) != 2 || d.Addresses[0].NoPrefixRoute || d.Addresses[1].Link != "lan1" {
+		t.Errorf("addresses %+v, want lan0's first and lan1's", d.Addresses)
+	}
+	var vias []string
+	for _, r := range d.Routes {
+		vias = append(vias, r.Via.String())
+	}
+	if want := []string{"fe80::1", "fe80::3", "fe80::4", "fe80::5"}; !slices.Equal(vias, want) {
+		t.Errorf("routes via %v, want %v", vias, want)
+	}
+}
