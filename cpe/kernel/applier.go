@@ -103,6 +103,9 @@ type Applier struct {
 	// or made to match in full, at matchedAt; nil: none.
 	matched   *Desired
 	matchedAt time.Time
+	// asked is a copy of the Desired as given to the Apply that made
+	// matched: applying it again needs no normalizing.
+	asked Desired
 }
 
 // recheckEvery bounds how long Apply trusts that a kernel which reported
@@ -147,17 +150,22 @@ func (a *Applier) Close() error {
 //
 // Applying what the kernel was last made to match, with no change reported
 // by the kernel since, no lifetime of d run out and less than recheckEvery
-// gone by, reads nothing and returns at once: the box re-plans often (every
-// fact, every 30 s), and reading the whole kernel each time was most of
-// what an idle box spent.
+// gone by, reads nothing and returns at once: the box applies its plan
+// often (every fact, every 30 s), and reading the whole kernel each time was
+// most of what an idle box spent. Applying the very Desired of that Apply
+// again does not even normalize it.
 func (a *Applier) Apply(ctx context.Context, d Desired) ([]string, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 
-	want, verr := d.normalize()
 	now := a.now()
 	kernelChanged := a.ops.Changed()
+	if !kernelChanged && a.matched != nil && d.equal(a.asked) && a.stillMatches(*a.matched, now) {
+		return nil, nil
+	}
+	want, verr := d.normalize()
 	if verr == nil && !kernelChanged && a.stillMatches(want, now) {
+		a.asked = d.clone()
 		return nil, nil
 	}
 	a.matched = nil
@@ -212,7 +220,7 @@ func (a *Applier) Apply(ctx context.Context, d Desired) ([]string, error) {
 
 	err := errors.Join(verr, rerr, errors.Join(errs...))
 	if err == nil {
-		a.matched, a.matchedAt = &asked, now
+		a.matched, a.matchedAt, a.asked = &asked, now, d.clone()
 	}
 	return changes, err
 }

@@ -398,6 +398,13 @@ func TestApplyTrustsAQuietKernel(t *testing.T) {
 	step("preferred lifetime over", true)
 	step("deprecated, quiet", false)
 
+	// The caller changes its Desired in place: a change all the same.
+	d.Sysctls["net.ipv6.conf.all.forwarding"] = "0"
+	step("changed in place", true)
+	d.Sysctls["net.ipv6.conf.all.forwarding"] = "1"
+	step("changed back in place", true)
+	step("quiet once more", false)
+
 	d.Routes = append(d.Routes, Route{Dst: mustPrefix("2001:db8:3::/48"), Via: mustAddr("fe80::9"), Link: "lan0"})
 	step("desired changed", true)
 	b.k.takeLog()

@@ -559,6 +559,20 @@ func compareRules(a, b Rule) int {
 
 // equal reports whether d and o ask the same of the kernel, entry for entry
 // in the same order (as normalize leaves them).
+// clone copies d, so that a caller changing its Desired in place changes
+// nothing in the copy.
+func (d Desired) clone() Desired {
+	c := Desired{
+		Links: slices.Clone(d.Links), Sysctls: maps.Clone(d.Sysctls), Addresses: slices.Clone(d.Addresses),
+		Routes: slices.Clone(d.Routes), Rules: slices.Clone(d.Rules),
+	}
+	for _, v := range d.Virtual {
+		v.Ports = slices.Clone(v.Ports)
+		c.Virtual = append(c.Virtual, v)
+	}
+	return c
+}
+
 func (d Desired) equal(o Desired) bool {
 	return slices.EqualFunc(d.Virtual, o.Virtual, func(a, b VirtualLink) bool {
 		return a.Name == b.Name && a.Kind == b.Kind && a.Parent == b.Parent && a.ID == b.ID && slices.Equal(a.Ports, b.Ports)
