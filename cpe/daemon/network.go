@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"fmt"
+	"maps"
 	"path/filepath"
 	"reflect"
 	"sync"
@@ -11,7 +12,6 @@ import (
 	"cpe/cpe/config"
 	"cpe/cpe/kernel"
 	"cpe/cpe/plan"
-	"cpe/cpe/state"
 	"cpe/cpe/supervisor"
 	"cpe/firewall"
 	"cpe/lan"
@@ -177,25 +177,58 @@ func (d *Daemon) forgetRemoved(cfg *config.Config) {
 // releaseTimeout bounds how long a commit waits for Release to go out.
 const releaseTimeout = 2 * time.Second
 
-// kernelComponent re-plans whenever facts or the configuration change, and
-// at least every replanEvery so lifetimes that ran out are withdrawn.
+// kernelComponent plans whenever facts or the configuration change, and
+// when a lifetime in the last plan runs out. Every replanEvery it applies
+// the last plan again, which costs nothing while the kernel reports no
+// change and repairs the kernel when it does.
 type kernelComponent struct{ d *Daemon }
 
 const replanEvery = 30 * time.Second
+
+// kernelPlan is what the kernel component planned, and from what.
+type kernelPlan struct {
+	cfg     *config.Config
+	version uint64 // of the facts
+	desired kernel.Desired
+	fw      firewall.Input
+	next    time.Time // the plan changes; zero: never by itself
+}
+
+// current reports whether planning again for cfg and the facts at version
+// would give the same plan at now.
+func (p *kernelPlan) current(cfg *config.Config, version uint64, now time.Time) bool {
+	return p.cfg != nil && p.cfg == cfg && p.version == version && (p.next.IsZero() || now.Before(p.next))
+}
 
 func (k kernelComponent) Run(ctx context.Context) error {
 	d := k.d
 	wake, cancel := d.facts.Subscribe()
 	defer cancel()
-	tick := time.NewTicker(replanEvery)
-	defer tick.Stop()
+	timer := time.NewTimer(replanEvery)
+	defer timer.Stop()
+	var p kernelPlan
 	for {
 		d.mu.Lock()
 		cfg := d.running
 		d.mu.Unlock()
-		snap, now := d.facts.Snapshot(), d.opts.Now()
-		desired := plan.Kernel(cfg, snap, now)
-		k.applyFirewall(ctx, cfg, snap, now, &desired)
+		now := d.opts.Now()
+		if !p.current(cfg, d.facts.Version(), now) {
+			snap := d.facts.Snapshot()
+			p = kernelPlan{cfg: cfg, version: snap.Version}
+			var fwNext time.Time
+			p.desired, p.next = plan.Kernel(cfg, snap, now)
+			p.fw, fwNext = plan.Firewall(cfg, snap, now)
+			if !fwNext.IsZero() && (p.next.IsZero() || fwNext.Before(p.next)) {
+				p.next = fwNext
+			}
+		}
+		desired := p.desired
+		if !k.applyFirewall(ctx, p.fw, now) {
+			desired.Sysctls = maps.Clone(desired.Sysctls)
+			for _, key := range forwardingSysctls {
+				desired.Sysctls[key] = "0"
+			}
+		}
 		var err error
 		if d.opts.Kernel != nil {
 			// The applier logs each change it makes.
@@ -207,36 +240,43 @@ func (k kernelComponent) Run(ctx context.Context) error {
 		if err != nil {
 			d.log.Error("applying the plan to the kernel", "err", err)
 		}
+
+		wait := replanEvery
+		if !p.next.IsZero() {
+			wait = min(wait, max(p.next.Sub(d.opts.Now()), 0))
+		}
+		timer.Reset(wait)
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-wake:
 		case <-d.net.kick:
-		case <-tick.C:
+			p = kernelPlan{} // plan again, whatever changed
+		case <-timer.C:
 		}
 	}
 }
 
-// applyFirewall loads the ruleset before the kernel plan is applied, so
-// forwarding is never switched on without it: until a ruleset has been
-// loaded once, forwarding stays off (fail closed). A later failure keeps
-// the ruleset loaded before in place.
-func (k kernelComponent) applyFirewall(ctx context.Context, cfg *config.Config, snap state.Snapshot, now time.Time, desired *kernel.Desired) {
+// applyFirewall loads the ruleset built from in before the kernel plan is
+// applied, so forwarding is never switched on without it: until a ruleset
+// has been loaded once it reports false, and forwarding stays off (fail
+// closed). A later failure keeps the ruleset loaded before in place.
+// Without a firewall applier (unit tests) forwarding may go on.
+func (k kernelComponent) applyFirewall(ctx context.Context, in firewall.Input, now time.Time) (forward bool) {
 	d := k.d
-	in := plan.Firewall(cfg, snap, now)
 	d.net.mu.Lock()
 	last := d.net.fw
 	d.net.mu.Unlock()
 	if d.opts.Firewall != nil && last.Loaded && last.Err == nil && reflect.DeepEqual(in, last.Input) &&
 		!now.Before(last.Checked) && now.Sub(last.Checked) < firewallRecheck {
-		return
+		return true
 	}
 	rs := firewall.Build(in)
 	if d.opts.Firewall == nil {
 		d.net.mu.Lock()
 		d.net.fw = firewallStatus{Input: in, Ruleset: rs}
 		d.net.mu.Unlock()
-		return
+		return true
 	}
 	ch, err := d.opts.Firewall.Apply(ctx, rs)
 	d.net.mu.Lock()
@@ -248,16 +288,12 @@ func (k kernelComponent) applyFirewall(ctx context.Context, cfg *config.Config, 
 			fw.At = now
 		}
 	}
-	loaded := fw.Loaded
+	forward = fw.Loaded
 	d.net.mu.Unlock()
 	if err != nil {
 		d.log.Error("loading the firewall", "err", err)
 	}
-	if !loaded {
-		for _, key := range forwardingSysctls {
-			desired.Sysctls[key] = "0"
-		}
-	}
+	return forward
 }
 
 // firewallRecheck bounds how long an unchanged ruleset goes without the

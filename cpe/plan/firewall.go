@@ -15,8 +15,10 @@ import (
 // uplinks with the box's IPv4 addresses on them, each LAN segment with the
 // prefixes it may source traffic from, the prefixes delegated to routers on
 // the LANs, and the prefixes delegated to the box, which no packet from an
-// uplink may claim as its source.
-func Firewall(cfg *config.Config, facts state.Snapshot, now time.Time) firewall.Input {
+// uplink may claim as its source. The time returned is the next at which
+// the input changes with nothing else changed (zero: none), as Kernel's.
+func Firewall(cfg *config.Config, facts state.Snapshot, now time.Time) (firewall.Input, time.Time) {
+	at := moment{now: now}
 	in := firewall.Input{
 		FlowOffload: cfg.Firewall.FlowOffload,
 		LogDrops:    cfg.Firewall.LogDrops,
@@ -30,7 +32,7 @@ func Firewall(cfg *config.Config, facts state.Snapshot, now time.Time) firewall.
 				}
 			}
 		}
-		if l, ok := state.Get[dhcp4.Lease](facts, KeyDHCP4(w.Name)); ok && l.Bound() && l.Expiry.After(now) {
+		if l, ok := state.Get[dhcp4.Lease](facts, KeyDHCP4(w.Name)); ok && l.Bound() && at.live(l.Expiry) {
 			u.IPv4 = append(u.IPv4, l.Address.Addr())
 		}
 		if l, ok := state.Get[dhcp6.Lease](facts, KeyDHCP6(w.Name)); ok {
@@ -63,7 +65,7 @@ func Firewall(cfg *config.Config, facts state.Snapshot, now time.Time) firewall.
 	}
 	delegated, _ := state.Get[[]Delegated](facts, KeyLANDelegated)
 	for _, x := range delegated {
-		if x.Valid.After(now) && x.Prefix.IsValid() {
+		if at.live(x.Valid) && x.Prefix.IsValid() {
 			in.Downstream = append(in.Downstream, firewall.Delegation{Interface: x.Interface, Prefix: x.Prefix.Masked(), Mode: firewall.Open})
 		}
 	}
@@ -74,5 +76,5 @@ func Firewall(cfg *config.Config, facts state.Snapshot, now time.Time) firewall.
 		}
 		in.Pinholes = append(in.Pinholes, ph)
 	}
-	return in
+	return in, at.next
 }

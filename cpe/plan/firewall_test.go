@@ -34,7 +34,12 @@ func TestFirewallInput(t *testing.T) {
 			{Segment: "lan0", Interface: "lan0", Prefix: pfx("2001:db8:1000:1fc::/62"), Via: addr("fe80::2"), Valid: later},
 			{Segment: "lan0", Interface: "lan0", Prefix: pfx("2001:db8:1000:1f8::/62"), Via: addr("fe80::3"), Valid: now},
 		})
-	in := Firewall(cfg, facts, now)
+	in, next := Firewall(cfg, facts, now)
+	// The lease and the live delegation end together; the expired one
+	// counts for nothing.
+	if !next.Equal(later) {
+		t.Errorf("next change at %v, want %v", next.Sub(now), later.Sub(now))
+	}
 
 	if len(in.Uplinks) != 1 || in.Uplinks[0].Interface != "wan0" || !slices.Equal(in.Uplinks[0].IPv4, []netip.Addr{addr("203.0.113.7")}) {
 		t.Errorf("uplinks = %+v", in.Uplinks)
@@ -69,7 +74,7 @@ func TestFirewallInput(t *testing.T) {
 	}
 
 	// The lease gone: the uplink keeps no IPv4 address of the box.
-	in = Firewall(cfg, facts.With(KeyDHCP4("wan0"), dhcp4.Lease{Address: pfx("203.0.113.7/24"), Expiry: now}), now)
+	in, _ = Firewall(cfg, facts.With(KeyDHCP4("wan0"), dhcp4.Lease{Address: pfx("203.0.113.7/24"), Expiry: now}), now)
 	if len(in.Uplinks[0].IPv4) != 0 {
 		t.Errorf("expired lease still the uplink's address: %v", in.Uplinks[0].IPv4)
 	}

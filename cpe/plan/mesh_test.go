@@ -24,7 +24,7 @@ func TestMeshRoutes(t *testing.T) {
 		{Prefix: pfx("10.8.0.0/24"), Via: addr("fe80::8"), Interface: "mesh0", Metric: 96},
 		{Prefix: pfx("2001:db8:78:1::/64"), Unreachable: true, Metric: 0xffff},
 	})
-	d := Kernel(cfg, facts, now)
+	d := desired(cfg, facts, now)
 	got := lines(d)
 	for _, want := range []string{
 		"add route 2001:db8:77:1::/64 via fe80::7 dev mesh0 metric 512",

@@ -2,6 +2,7 @@ package plan
 
 import (
 	"net/netip"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -47,22 +48,9 @@ func TestKernelPlan(t *testing.T) {
 	cfg := mustConfig(t, `{"wan": [
 	  {"interface": "wan0", "dhcp4": {}, "dhcp6": {}, "ra": {}},
 	  {"interface": "wan1", "static": {"addresses": ["203.0.113.2/24"], "routes": [{"prefix": "0.0.0.0/0", "via": "203.0.113.1"}]}}]}`)
-	later := now.Add(time.Hour)
-	facts := state.Snapshot{}.
-		With(KeyDHCP4("wan0"), dhcp4.Lease{State: dhcp4.StateBound, Address: pfx("192.0.2.100/24"),
-			Routers: []netip.Addr{addr("192.0.2.1")}, Expiry: later}).
-		With(KeyDHCP6("wan0"), dhcp6.Lease{
-			Addresses: []dhcp6.Address{{Addr: addr("2001:db8:a0::1000"), Preferred: now.Add(30 * time.Minute), Valid: later},
-				{Addr: addr("2001:db8:a0::dead"), Preferred: now.Add(-time.Hour), Valid: now.Add(-time.Minute)}},
-			Prefixes: []dhcp6.Prefix{{Prefix: pfx("2001:db8:1000:100::/56"), Preferred: later, Valid: later}},
-		}).
-		With(KeyRA("wan0"), ra.Facts{
-			Routers:   []ra.Router{{Addr: addr("fe80::1"), Expires: now.Add(30 * time.Second), Preference: ra.PreferenceHigh}},
-			Prefixes:  []ra.Prefix{{Prefix: pfx("2001:db8:a0::/64"), OnLink: true, Autonomous: true, Preferred: later, Valid: later}},
-			Addresses: []ra.Address{{Addr: addr("2001:db8:a0::42"), Prefix: pfx("2001:db8:a0::/64"), Preferred: later, Valid: later}},
-		})
+	facts := uplinkFacts()
 
-	d := Kernel(cfg, facts, now)
+	d := desired(cfg, facts, now)
 	got := lines(d)
 	for _, want := range []string{
 		"add address 192.0.2.100/24 dev wan0",
@@ -90,11 +78,64 @@ func TestKernelPlan(t *testing.T) {
 
 	// Once the router's lifetime has run out its default route goes, while
 	// the lease-based routes stay.
-	d = Kernel(cfg, facts, now.Add(time.Minute))
+	d = desired(cfg, facts, now.Add(time.Minute))
 	for _, l := range lines(d) {
 		if strings.HasPrefix(l, "add route ::/0") {
 			t.Errorf("default route kept after the router lifetime: %s", l)
 		}
+	}
+}
+
+// uplinkFacts is what wan0 learned by DHCPv4, DHCPv6 and RAs: a router
+// that goes in 30 s, an address deprecated in 30 min, the rest an hour.
+func uplinkFacts() state.Snapshot {
+	later := now.Add(time.Hour)
+	return state.Snapshot{}.
+		With(KeyDHCP4("wan0"), dhcp4.Lease{State: dhcp4.StateBound, Address: pfx("192.0.2.100/24"),
+			Routers: []netip.Addr{addr("192.0.2.1")}, Expiry: later}).
+		With(KeyDHCP6("wan0"), dhcp6.Lease{
+			Addresses: []dhcp6.Address{{Addr: addr("2001:db8:a0::1000"), Preferred: now.Add(30 * time.Minute), Valid: later},
+				{Addr: addr("2001:db8:a0::dead"), Preferred: now.Add(-time.Hour), Valid: now.Add(-time.Minute)}},
+			Prefixes: []dhcp6.Prefix{{Prefix: pfx("2001:db8:1000:100::/56"), Preferred: later, Valid: later}},
+		}).
+		With(KeyRA("wan0"), ra.Facts{
+			Routers:   []ra.Router{{Addr: addr("fe80::1"), Expires: now.Add(30 * time.Second), Preference: ra.PreferenceHigh}},
+			Prefixes:  []ra.Prefix{{Prefix: pfx("2001:db8:a0::/64"), OnLink: true, Autonomous: true, Preferred: later, Valid: later}},
+			Addresses: []ra.Address{{Addr: addr("2001:db8:a0::42"), Prefix: pfx("2001:db8:a0::/64"), Preferred: later, Valid: later}},
+		})
+}
+
+// TestKernelPlanChangesAt: the plan names the next time it changes, and it
+// is the same plan until then.
+func TestKernelPlanChangesAt(t *testing.T) {
+	cfg := mustConfig(t, `{"wan": [
+	  {"interface": "wan0", "dhcp4": {}, "dhcp6": {}, "ra": {}},
+	  {"interface": "wan1", "static": {"addresses": ["203.0.113.2/24"]}}]}`)
+	facts := uplinkFacts()
+	var got []time.Duration
+	at := now
+	for range 10 {
+		d, next := Kernel(cfg, facts, at)
+		if next.IsZero() {
+			break
+		}
+		if !next.After(at) {
+			t.Fatalf("planned at %v, next change at %v: not ahead", at.Sub(now), next.Sub(now))
+		}
+		if before, _ := Kernel(cfg, facts, next.Add(-time.Nanosecond)); !reflect.DeepEqual(before, d) {
+			t.Errorf("planned at %v: the plan changes before %v", at.Sub(now), next.Sub(now))
+		}
+		got = append(got, next.Sub(now))
+		at = next
+	}
+	// The router's expiry, the IA_NA address's deprecation, and the end of
+	// the leases; then only the static address is left.
+	want := []time.Duration{30 * time.Second, 30 * time.Minute, time.Hour}
+	if !slices.Equal(got, want) {
+		t.Errorf("changes at %v, want %v", got, want)
+	}
+	if d, _ := Kernel(cfg, facts, at); len(d.Addresses) != 1 || d.Addresses[0].Link != "wan1" {
+		t.Errorf("addresses left at the end: %+v", d.Addresses)
 	}
 }
 
@@ -105,7 +146,7 @@ func TestKernelPlanIgnoresUnconfiguredSources(t *testing.T) {
 	facts := state.Snapshot{}.
 		With(KeyDHCP4("wan0"), dhcp4.Lease{Address: pfx("192.0.2.100/24"), Expiry: now.Add(time.Hour)}).
 		With(KeyRA("wan0"), ra.Facts{Routers: []ra.Router{{Addr: addr("fe80::1"), Expires: now.Add(time.Hour)}}})
-	if got := lines(Kernel(cfg, facts, now)); len(got) != 0 {
+	if got := lines(desired(cfg, facts, now)); len(got) != 0 {
 		t.Errorf("planned from unconfigured sources:\n%s", strings.Join(got, "\n"))
 	}
 }
@@ -115,7 +156,7 @@ func TestLearnedMTU(t *testing.T) {
 		With(KeyDHCP4("wan0"), dhcp4.Lease{Address: pfx("192.0.2.100/24"), Expiry: now.Add(time.Hour), MTU: 1492}).
 		With(KeyRA("wan0"), ra.Facts{MTU: 1480})
 	mtu := func(doc string) int {
-		for _, l := range Kernel(mustConfig(t, doc), facts, now).Links {
+		for _, l := range desired(mustConfig(t, doc), facts, now).Links {
 			if l.Name == "wan0" {
 				return l.MTU
 			}
@@ -148,7 +189,7 @@ func TestSegmentAddresses(t *testing.T) {
 	facts := state.Snapshot{}.
 		With(KeyDHCP6("wan0"), dhcp6.Lease{Prefixes: []dhcp6.Prefix{{Prefix: delegated, Preferred: later, Valid: later}}}).
 		With(KeyLANPlan, lanPlan)
-	d := Kernel(cfg, facts, now)
+	d := desired(cfg, facts, now)
 	got := lines(d)
 	for _, want := range []string{
 		"add address 192.168.1.1/24 dev lan0",
@@ -164,7 +205,7 @@ func TestSegmentAddresses(t *testing.T) {
 	}
 	// The delegation gone from the facts: its /64 address goes, the ULA stays.
 	facts = facts.With(KeyDHCP6("wan0"), dhcp6.Lease{})
-	for _, l := range lines(Kernel(cfg, facts, now)) {
+	for _, l := range lines(desired(cfg, facts, now)) {
 		if strings.Contains(l, "2001:db8:1000:100::1") {
 			t.Errorf("address kept after its delegation went: %s", l)
 		}
@@ -177,7 +218,7 @@ func TestDelegatedRoutes(t *testing.T) {
 		{Segment: "lan0", Interface: "lan0", Prefix: pfx("2001:db8:1000:1fc::/62"), Via: addr("fe80::2"), Valid: now.Add(time.Hour)},
 		{Segment: "lan0", Interface: "lan0", Prefix: pfx("2001:db8:1000:1f8::/62"), Via: addr("fe80::3"), Valid: now},
 	})
-	got := lines(Kernel(cfg, facts, now))
+	got := lines(desired(cfg, facts, now))
 	want := "add route 2001:db8:1000:1fc::/62 via fe80::2 dev lan0 metric 1024"
 	if !slices.Contains(got, want) {
 		t.Errorf("plan lacks %q; plan:\n%s", want, strings.Join(got, "\n"))
@@ -194,7 +235,7 @@ func TestVirtualLinks(t *testing.T) {
 	  "lan": [{"interface": "br-lan", "bridge": {"ports": ["eth1", "eth2.10"]}, "ipv6": {}},
 	          {"interface": "eth3.20", "ipv6": {}},
 	          {"interface": "wifi.lan", "ipv6": {}}]}`)
-	got := Kernel(cfg, state.Snapshot{}, now).Virtual
+	got := desired(cfg, state.Snapshot{}, now).Virtual
 	want := []kernel.VirtualLink{
 		{Name: "eth0.7", Kind: kernel.VLAN, Parent: "eth0", ID: 7},
 		{Name: "br-lan", Kind: kernel.Bridge, Ports: []string{"eth1", "eth2.10"}},
@@ -245,4 +286,10 @@ func TestDedupe(t *testing.T) {
 	if want := []string{"fe80::1", "fe80::3", "fe80::4", "fe80::5"}; !slices.Equal(vias, want) {
 		t.Errorf("routes via %v, want %v", vias, want)
 	}
+}
+
+// desired is Kernel's plan without its next change.
+func desired(cfg *config.Config, facts state.Snapshot, now time.Time) kernel.Desired {
+	d, _ := Kernel(cfg, facts, now)
+	return d
 }

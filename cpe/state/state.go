@@ -89,6 +89,14 @@ func (s *Store) Subscribe() (<-chan struct{}, func()) {
 	}
 }
 
+// Version counts the changes so far: a snapshot taken at this version
+// holds the facts as they still are.
+func (s *Store) Version() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.version
+}
+
 // Snapshot is a consistent view of the facts at one version.
 type Snapshot struct {
 	Version uint64
