@@ -48,7 +48,7 @@ func (m meshComponent) Run(ctx context.Context) error {
 		// mesh/babel); a wrong one must not stop routing.
 		log.Error("unreadable Babel state; starting afresh", "file", file, "err", err)
 	}
-	opts.Announce = plan.MeshAnnouncements(m.cfg, d.facts.Snapshot(), d.opts.Now())
+	opts.Announce, _ = plan.MeshAnnouncements(m.cfg, d.facts.Snapshot(), d.opts.Now())
 	var ifnames []string
 	for _, mi := range m.cfg.Mesh.Interfaces {
 		ifnames = append(ifnames, mi.Interface)
@@ -103,13 +103,16 @@ func kernelRoutes(rs []babel.InstalledRoute) []babel.InstalledRoute {
 }
 
 // announce re-announces whenever the facts change what the box has to
-// offer. It subscribes before it looks, so a change between the first
-// announcement (made with the router) and the subscription is not missed.
+// offer, or a lifetime in it runs out. It subscribes before it looks, so a
+// change between the first announcement (made with the router) and the
+// subscription is not missed.
 func (m meshComponent) announce(ctx context.Context, r *router.Router, last []babel.Announcement, log *slog.Logger) {
 	wake, unsub := m.d.facts.Subscribe()
 	defer unsub()
+	timer := time.NewTimer(time.Hour) // set for each wait
+	defer timer.Stop()
 	for {
-		as := plan.MeshAnnouncements(m.cfg, m.d.facts.Snapshot(), m.d.opts.Now())
+		as, next := plan.MeshAnnouncements(m.cfg, m.d.facts.Snapshot(), m.d.opts.Now())
 		if !slices.Equal(as, last) {
 			if err := r.SetAnnouncements(as); err != nil {
 				log.Error("announcements refused", "err", err)
@@ -117,10 +120,16 @@ func (m meshComponent) announce(ctx context.Context, r *router.Router, last []ba
 				last = as
 			}
 		}
+		var due <-chan time.Time
+		if !next.IsZero() {
+			timer.Reset(max(next.Sub(m.d.opts.Now()), 0))
+			due = timer.C
+		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-wake:
+		case <-due:
 		}
 	}
 }

@@ -215,12 +215,13 @@ func (k kernelComponent) Run(ctx context.Context) error {
 		if !p.current(cfg, d.facts.Version(), now) {
 			snap := d.facts.Snapshot()
 			p = kernelPlan{cfg: cfg, version: snap.Version}
-			var fwNext time.Time
-			p.desired, p.next = plan.Kernel(cfg, snap, now)
+			at := plan.Moment{Now: now}
+			var kernelNext, fwNext time.Time
+			p.desired, kernelNext = plan.Kernel(cfg, snap, now)
 			p.fw, fwNext = plan.Firewall(cfg, snap, now)
-			if !fwNext.IsZero() && (p.next.IsZero() || fwNext.Before(p.next)) {
-				p.next = fwNext
-			}
+			at.Note(kernelNext)
+			at.Note(fwNext)
+			p.next = at.Next
 		}
 		desired := p.desired
 		if !k.applyFirewall(ctx, p.fw, now) {

@@ -18,7 +18,7 @@ import (
 // uplink may claim as its source. The time returned is the next at which
 // the input changes with nothing else changed (zero: none), as Kernel's.
 func Firewall(cfg *config.Config, facts state.Snapshot, now time.Time) (firewall.Input, time.Time) {
-	at := moment{now: now}
+	at := Moment{Now: now}
 	in := firewall.Input{
 		FlowOffload: cfg.Firewall.FlowOffload,
 		LogDrops:    cfg.Firewall.LogDrops,
@@ -32,7 +32,7 @@ func Firewall(cfg *config.Config, facts state.Snapshot, now time.Time) (firewall
 				}
 			}
 		}
-		if l, ok := state.Get[dhcp4.Lease](facts, KeyDHCP4(w.Name)); ok && l.Bound() && at.live(l.Expiry) {
+		if l, ok := state.Get[dhcp4.Lease](facts, KeyDHCP4(w.Name)); ok && l.Bound() && at.Live(l.Expiry) {
 			u.IPv4 = append(u.IPv4, l.Address.Addr())
 		}
 		if l, ok := state.Get[dhcp6.Lease](facts, KeyDHCP6(w.Name)); ok {
@@ -65,7 +65,7 @@ func Firewall(cfg *config.Config, facts state.Snapshot, now time.Time) (firewall
 	}
 	delegated, _ := state.Get[[]Delegated](facts, KeyLANDelegated)
 	for _, x := range delegated {
-		if at.live(x.Valid) && x.Prefix.IsValid() {
+		if at.Live(x.Valid) && x.Prefix.IsValid() {
 			in.Downstream = append(in.Downstream, firewall.Delegation{Interface: x.Interface, Prefix: x.Prefix.Masked(), Mode: firewall.Open})
 		}
 	}
@@ -76,5 +76,5 @@ func Firewall(cfg *config.Config, facts state.Snapshot, now time.Time) (firewall
 		}
 		in.Pinholes = append(in.Pinholes, ph)
 	}
-	return in, at.next
+	return in, at.Next
 }

@@ -61,8 +61,10 @@ func planMesh(d *kernel.Desired, cfg *config.Config, routes []babel.InstalledRou
 // delegated to routers on its LANs, and, for each prefix delegated to it by
 // an uplink that has an IPv6 default router, a default route from that
 // prefix (RFC 9079), so that neighbours can send traffic from our prefix
-// out of our uplink.
-func MeshAnnouncements(cfg *config.Config, facts state.Snapshot, now time.Time) []babel.Announcement {
+// out of our uplink. The time returned is the next at which they change
+// with nothing else changed (zero: none), as Kernel's.
+func MeshAnnouncements(cfg *config.Config, facts state.Snapshot, now time.Time) ([]babel.Announcement, time.Time) {
+	at := Moment{Now: now}
 	var out []babel.Announcement
 	seen := map[[2]netip.Prefix]bool{}
 	add := func(p, src netip.Prefix) {
@@ -77,7 +79,9 @@ func MeshAnnouncements(cfg *config.Config, facts state.Snapshot, now time.Time) 
 	for _, l := range cfg.LAN {
 		if sp, ok := lanPlan.Segment(l.Name); ok {
 			for _, a := range sp.Prefixes {
-				if p, v := a.Lifetimes(now); v > 0 || p > 0 || a.ULA {
+				// Announced while the RAs still give it a valid lifetime
+				// of a second or more.
+				if _, valid := a.Ends(); a.ULA || at.Live(valid.Add(-time.Second)) {
 					add(a.Prefix, netip.Prefix{})
 				}
 			}
@@ -88,12 +92,12 @@ func MeshAnnouncements(cfg *config.Config, facts state.Snapshot, now time.Time) 
 	}
 	delegated, _ := state.Get[[]Delegated](facts, KeyLANDelegated)
 	for _, x := range delegated {
-		if x.Valid.After(now) {
+		if at.Live(x.Valid) {
 			add(x.Prefix, netip.Prefix{})
 		}
 	}
 	for _, w := range cfg.WAN {
-		if !hasDefault6(w, facts, now) {
+		if !hasDefault6(w, facts, &at) {
 			continue
 		}
 		l, ok := state.Get[dhcp6.Lease](facts, KeyDHCP6(w.Name))
@@ -101,23 +105,24 @@ func MeshAnnouncements(cfg *config.Config, facts state.Snapshot, now time.Time) 
 			continue
 		}
 		for _, p := range l.Prefixes {
-			if p.Valid.After(now) {
+			if at.Live(p.Valid) {
 				add(netip.MustParsePrefix("::/0"), p.Prefix.Masked())
 			}
 		}
 	}
-	return out
+	return out, at.Next
 }
 
 // hasDefault6 reports whether an uplink has an IPv6 default route: a
 // router from its RAs, or a static ::/0.
-func hasDefault6(w config.WAN, facts state.Snapshot, now time.Time) bool {
+func hasDefault6(w config.WAN, facts state.Snapshot, at *Moment) bool {
 	if c, ok := state.Get[bool](facts, KeyCarrier(w.Name)); ok && !c {
 		return false
 	}
 	if f, ok := state.Get[ra.Facts](facts, KeyRA(w.Name)); ok {
 		for _, r := range f.Routers {
-			if r.Expires.After(now) {
+			// The answer holds at least until this router goes.
+			if at.Live(r.Expires) {
 				return true
 			}
 		}

@@ -58,7 +58,7 @@ func TestMeshAnnouncements(t *testing.T) {
 		With(KeyDHCP6("wan0"), dhcp6.Lease{Prefixes: []dhcp6.Prefix{{Prefix: delegated, Preferred: later, Valid: later}}}).
 		With(KeyLANPlan, lanPlan).
 		With(KeyLANDelegated, []Delegated{{Interface: "lan0", Prefix: pfx("2001:db8:1000:1fc::/62"), Via: addr("fe80::2"), Valid: later}})
-	text := func(as []babel.Announcement) []string {
+	text := func(as []babel.Announcement, _ time.Time) []string {
 		var out []string
 		for _, a := range as {
 			s := a.Prefix.String()
@@ -80,6 +80,32 @@ func TestMeshAnnouncements(t *testing.T) {
 	if got := text(MeshAnnouncements(cfg, facts, now)); !slices.Equal(got, want) {
 		t.Errorf("with a default router: %q, want %q", got, want)
 	}
+	// The router goes first, then the delegation, the LAN's /64 from it
+	// a second before its end (the RAs then give it 0).
+	facts = facts.With(KeyRA("wan0"), ra.Facts{Routers: []ra.Router{{Addr: addr("fe80::1"), Expires: now.Add(time.Minute)}}})
+	at := now
+	var changes []time.Duration
+	for range 10 {
+		as, next := MeshAnnouncements(cfg, facts, at)
+		if next.IsZero() {
+			break
+		}
+		if before, _ := MeshAnnouncements(cfg, facts, next.Add(-time.Nanosecond)); !slices.Equal(before, as) {
+			t.Errorf("announced at %v: changed before %v", at.Sub(now), next.Sub(now))
+		}
+		if after, _ := MeshAnnouncements(cfg, facts, next); slices.Equal(after, as) {
+			t.Errorf("announced at %v: no change at %v", at.Sub(now), next.Sub(now))
+		}
+		changes = append(changes, next.Sub(now))
+		at = next
+	}
+	if want := []time.Duration{time.Minute, time.Hour - time.Second, time.Hour}; !slices.Equal(changes, want) {
+		t.Errorf("announcements change at %v, want %v", changes, want)
+	}
+	if got, want := text(MeshAnnouncements(cfg, facts, at)), []string{"192.168.7.0/24", "fd00:1:2::/64"}; !slices.Equal(got, want) {
+		t.Errorf("in the end: %q, want %q", got, want)
+	}
+	facts = facts.With(KeyRA("wan0"), ra.Facts{Routers: []ra.Router{{Addr: addr("fe80::1"), Expires: later}}})
 	facts = facts.With(KeyCarrier("wan0"), false)
 	if got := text(MeshAnnouncements(cfg, facts, now)); !slices.Equal(got, base) {
 		t.Errorf("uplink without carrier still offers its default: %q", got)

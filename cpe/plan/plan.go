@@ -62,7 +62,7 @@ func uplinkMetric(i int) uint32 { return metricBase + uint32(i)*metricPerUplink 
 // next time at which the plan changes with nothing else changed (a lifetime
 // runs out; an address is deprecated); zero when no time in it counts.
 func Kernel(cfg *config.Config, facts state.Snapshot, now time.Time) (kernel.Desired, time.Time) {
-	at := moment{now: now}
+	at := Moment{Now: now}
 	d := kernel.Desired{Sysctls: map[string]string{
 		// A router: forwarding on for both families. With forwarding on the
 		// kernel ignores RAs unless accept_ra=2; the box processes RAs in Go
@@ -85,10 +85,10 @@ func Kernel(cfg *config.Config, facts state.Snapshot, now time.Time) (kernel.Des
 	planDelegated(&d, delegated, &at)
 	dedupe(&d)
 	for _, a := range d.Addresses {
-		at.note(a.PreferredUntil)
-		at.note(a.ValidUntil)
+		at.Note(a.PreferredUntil)
+		at.Note(a.ValidUntil)
 	}
-	return d, at.next
+	return d, at.Next
 }
 
 // planSegment puts the router on a LAN segment: the link up, the IPv4
@@ -96,7 +96,7 @@ func Kernel(cfg *config.Config, facts state.Snapshot, now time.Time) (kernel.Des
 // engine assigned, living as long as the delegation it comes from. The
 // kernel must neither take RAs nor autoconfigure there: the box is the
 // segment's router.
-func planSegment(d *kernel.Desired, l config.LAN, lanPlan prefix.Plan, facts state.Snapshot, at *moment) {
+func planSegment(d *kernel.Desired, l config.LAN, lanPlan prefix.Plan, facts state.Snapshot, at *Moment) {
 	d.Links = append(d.Links, kernel.Link{Name: l.Interface, Up: true})
 	d.Sysctls["net.ipv6.conf."+l.Interface+".accept_ra"] = "0"
 	d.Sysctls["net.ipv6.conf."+l.Interface+".autoconf"] = "0"
@@ -114,7 +114,7 @@ func planSegment(d *kernel.Desired, l config.LAN, lanPlan prefix.Plan, facts sta
 		addr := kernel.Address{Link: l.Interface, Prefix: netip.PrefixFrom(a.Prefix.Addr().Next(), a.Prefix.Bits())}
 		if !a.ULA {
 			pref, valid, ok := delegationTimes(facts, a.Uplink, a.From)
-			if !ok || !at.live(valid) {
+			if !ok || !at.Live(valid) {
 				continue
 			}
 			addr.PreferredUntil, addr.ValidUntil = pref, valid
@@ -165,9 +165,9 @@ func VLANOf(name string) (parent string, id int, ok bool) {
 // planDelegated routes each prefix delegated on a LAN to its requester
 // (RFC 9818 section 4: the route lives as long as the binding). The route is
 // more specific than the unreachable route of the delegation it comes from.
-func planDelegated(d *kernel.Desired, ds []Delegated, at *moment) {
+func planDelegated(d *kernel.Desired, ds []Delegated, at *Moment) {
 	for _, x := range ds {
-		if !at.live(x.Valid) || !x.Via.IsValid() || !x.Prefix.IsValid() {
+		if !at.Live(x.Valid) || !x.Via.IsValid() || !x.Prefix.IsValid() {
 			continue
 		}
 		d.Routes = append(d.Routes, kernel.Route{Dst: x.Prefix.Masked(), Via: x.Via, Link: x.Interface, Metric: metricBase})
@@ -189,7 +189,7 @@ func delegationTimes(facts state.Snapshot, uplink string, from netip.Prefix) (pr
 	return preferred, valid, false
 }
 
-func planUplink(d *kernel.Desired, i int, w config.WAN, facts state.Snapshot, at *moment) {
+func planUplink(d *kernel.Desired, i int, w config.WAN, facts state.Snapshot, at *Moment) {
 	ifname := w.Interface
 	d.Links = append(d.Links, kernel.Link{Name: ifname, Up: true, MTU: w.MTU})
 	d.Sysctls["net.ipv6.conf."+ifname+".accept_ra"] = "0"
@@ -210,7 +210,7 @@ func planUplink(d *kernel.Desired, i int, w config.WAN, facts state.Snapshot, at
 	}
 
 	if w.DHCP4 != nil {
-		if l, ok := state.Get[dhcp4.Lease](facts, KeyDHCP4(w.Name)); ok && l.Bound() && at.live(l.Expiry) {
+		if l, ok := state.Get[dhcp4.Lease](facts, KeyDHCP4(w.Name)); ok && l.Bound() && at.Live(l.Expiry) {
 			d.Addresses = append(d.Addresses, kernel.Address{
 				Link: ifname, Prefix: l.Address, PreferredUntil: l.Expiry, ValidUntil: l.Expiry,
 			})
@@ -234,7 +234,7 @@ func planUplink(d *kernel.Desired, i int, w config.WAN, facts state.Snapshot, at
 	if w.DHCP6 != nil {
 		if l, ok := state.Get[dhcp6.Lease](facts, KeyDHCP6(w.Name)); ok {
 			for _, a := range l.Addresses {
-				if !at.live(a.Valid) {
+				if !at.Live(a.Valid) {
 					continue
 				}
 				// An IA_NA address says nothing about the link's prefix
@@ -245,7 +245,7 @@ func planUplink(d *kernel.Desired, i int, w config.WAN, facts state.Snapshot, at
 				})
 			}
 			for _, p := range l.Prefixes {
-				if !at.live(p.Valid) {
+				if !at.Live(p.Valid) {
 					continue
 				}
 				// RFC 7084 WPD-5: an unreachable route for the delegated
@@ -262,9 +262,9 @@ func planUplink(d *kernel.Desired, i int, w config.WAN, facts state.Snapshot, at
 // an address and its prefix can have different lifetimes), on-link
 // prefixes, default routes by router preference (RFC 4191) and route
 // information options.
-func planRA(d *kernel.Desired, ifname string, configuredMTU int, metric uint32, defaults bool, f ra.Facts, at *moment) {
+func planRA(d *kernel.Desired, ifname string, configuredMTU int, metric uint32, defaults bool, f ra.Facts, at *Moment) {
 	for _, a := range f.Addresses {
-		if !at.live(a.Valid) {
+		if !at.Live(a.Valid) {
 			continue
 		}
 		d.Addresses = append(d.Addresses, kernel.Address{
@@ -273,13 +273,13 @@ func planRA(d *kernel.Desired, ifname string, configuredMTU int, metric uint32, 
 		})
 	}
 	for _, p := range f.Prefixes {
-		if p.OnLink && at.live(p.Valid) {
+		if p.OnLink && at.Live(p.Valid) {
 			d.Routes = append(d.Routes, kernel.Route{Dst: p.Prefix.Masked(), Link: ifname, Metric: metric})
 		}
 	}
 	if defaults {
 		for _, r := range f.Routers {
-			if at.live(r.Expires) {
+			if at.Live(r.Expires) {
 				d.Routes = append(d.Routes, kernel.Route{
 					Dst: netip.PrefixFrom(netip.IPv6Unspecified(), 0), Via: r.Addr, Link: ifname,
 					Metric: metric + preferenceMetric(r.Preference),
@@ -288,7 +288,7 @@ func planRA(d *kernel.Desired, ifname string, configuredMTU int, metric uint32, 
 		}
 	}
 	for _, r := range f.Routes {
-		if at.live(r.Expires) {
+		if at.Live(r.Expires) {
 			d.Routes = append(d.Routes, kernel.Route{Dst: r.Prefix.Masked(), Via: r.Router, Link: ifname,
 				Metric: metric + preferenceMetric(r.Preference)})
 		}

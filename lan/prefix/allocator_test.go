@@ -208,7 +208,22 @@ func TestLifetimes(t *testing.T) {
 			if lv > max(d.Valid.Sub(later), 0) || lp > max(d.Preferred.Sub(later), 0) || lp > lv {
 				t.Errorf("Lifetimes(+10m) = %v/%v, delegation has %v/%v", lp, lv, d.Preferred.Sub(later), d.Valid.Sub(later))
 			}
+			checkEnds(t, a, t0, later, t0.Add(2*time.Hour))
 		})
+	}
+}
+
+// checkEnds: an advertiser counting down from the assignment's Ends, and
+// capping as it sends, advertises its Lifetimes at each of times.
+func checkEnds(t *testing.T, a Assigned, times ...time.Time) {
+	t.Helper()
+	ep, ev := a.Ends()
+	for _, at := range times {
+		v := min(max(ev.Sub(at).Truncate(time.Second), 0), NDValidLimit)
+		p := min(max(ep.Sub(at).Truncate(time.Second), 0), NDPreferredLimit, v)
+		if wp, wv := a.Lifetimes(at); p != wp || v != wv {
+			t.Errorf("at %v counted down from Ends %v/%v, Lifetimes %v/%v", at.Sub(t0), p, v, wp, wv)
+		}
 	}
 }
 
@@ -226,6 +241,7 @@ func TestULALifetimesAndCaps(t *testing.T) {
 	if lp, lv := a.Lifetimes(t0.Add(1000 * time.Hour)); lp != NDPreferredLimit || lv != NDValidLimit {
 		t.Errorf("ULA lifetimes later %v/%v", lp, lv)
 	}
+	checkEnds(t, a, t0, t0.Add(1000*time.Hour))
 }
 
 func TestRenumbering(t *testing.T) {

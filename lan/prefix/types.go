@@ -68,6 +68,23 @@ type Assigned struct {
 	up                     bool
 }
 
+// Never is when a ULA's lifetimes end: it is advertised at the RFC 9096
+// caps for as long as it is kept.
+var Never = time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC)
+
+// Ends returns when the lifetimes to advertise end, for an advertiser that
+// counts them down (and caps them) as it sends: the delegation's, the
+// preferred one over while its uplink is down.
+func (a Assigned) Ends() (preferred, valid time.Time) {
+	switch {
+	case a.ULA:
+		return Never, Never
+	case !a.up:
+		return time.Time{}, a.validEnd
+	}
+	return a.preferredEnd, a.validEnd
+}
+
 // Lifetimes returns the lifetimes to advertise at a later time than the
 // Plan's (they shrink with the delegation's), so an RA sent between two
 // plans is still right.
