@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -121,7 +122,15 @@ func informationRequest(t *testing.T, ns *lab.Netns, ifname string, ll netip.Add
 			err := c.Control(func(fd uintptr) { serr = unix.BindToDevice(int(fd), ifname) })
 			return errors.Join(err, serr)
 		}}
-		pc, err := lc.ListenPacket(context.Background(), "udp6", "["+ll.String()+"%"+ifname+"]:0")
+		// The zone by index: the net package caches the names of
+		// interfaces for a minute, and may still have another namespace's
+		// eth0 from an earlier test.
+		ifi, err := net.InterfaceByName(ifname)
+		if err != nil {
+			return err
+		}
+		zone := strconv.Itoa(ifi.Index)
+		pc, err := lc.ListenPacket(context.Background(), "udp6", "["+ll.String()+"%"+zone+"]:0")
 		if err != nil {
 			return err
 		}
@@ -133,7 +142,7 @@ func informationRequest(t *testing.T, ns *lab.Netns, ifname string, ll netip.Add
 		}
 		req.MessageType = dhcpv6.MessageTypeInformationRequest
 		req.Options.Add(dhcpv6.OptElapsedTime(0))
-		to := netip.AddrPortFrom(netip.MustParseAddr("ff02::1:2").WithZone(ifname), 547)
+		to := netip.AddrPortFrom(netip.MustParseAddr("ff02::1:2").WithZone(zone), 547)
 		buf := make([]byte, 1500)
 		for range 3 {
 			if _, err := c.WriteToUDPAddrPort(req.ToBytes(), to); err != nil {
