@@ -31,10 +31,6 @@ import (
 	rawan "cpe/wan/ra"
 )
 
-// replanEvery re-plans even without changes, so lifetimes count down in the
-// plan and stale prefixes are dropped on time.
-const replanEvery = 30 * time.Second
-
 // Service is the supervised component of all LAN segments.
 type Service struct {
 	Config   *config.Config
@@ -101,38 +97,62 @@ func (s *Service) Run(ctx context.Context) error {
 		s.dhcp4Servers(ctx, log)
 	}()
 
+	// The service plans again when a fact changes (its own publication of
+	// the plan too, once: the plan is then as the facts are), and when a
+	// time the plan compared with runs out. The advertisers and the DHCPv6
+	// servers count lifetimes down by themselves in between.
 	wake, unsub := s.Facts.Subscribe()
 	defer unsub()
-	tick := time.NewTicker(replanEvery)
-	defer tick.Stop()
+	timer := time.NewTimer(time.Hour) // set for each wait
+	defer timer.Stop()
 	ula := st.ULA
+	var seen uint64 // the facts' version the last plan started from
+	var next time.Time
+	planned := false
 	for {
-		now := s.Now()
-		pl := alloc.Plan(s.input(ula, now))
-		if pl.State != nil {
-			if err := store.WriteJSON(file, *pl.State, 0o600); err != nil {
-				log.Error("saving the prefix plan", "err", err)
-			}
+		if v, now := s.Facts.Version(), s.Now(); !planned || v != seen || (!next.IsZero() && !now.Before(next)) {
+			planned, seen = true, v
+			next = s.plan(ctx, &wg, alloc, ula, file, now, log)
 		}
-		s.mu.Lock()
-		problemsChanged := !slices.Equal(pl.Problems, s.last.Problems)
-		s.last = pl
-		s.mu.Unlock()
-		if problemsChanged {
-			for _, pr := range pl.Problems {
-				log.Warn("prefix plan", "problem", pr)
-			}
+		var due <-chan time.Time
+		if !next.IsZero() {
+			timer.Reset(max(next.Sub(s.Now()), 0))
+			due = timer.C
 		}
-		s.Facts.Put(plan.KeyLANPlan, pl)
-		s.configureRAs(pl, now)
-		s.configureDHCP6(ctx, &wg, pl, now, log)
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-wake:
-		case <-tick.C:
+		case <-due:
 		}
 	}
+}
+
+// plan assigns the prefixes, publishes the plan and hands it to the
+// advertisers and DHCPv6 servers; it returns when planning again would give
+// another result with no fact changed (zero: never).
+func (s *Service) plan(ctx context.Context, wg *sync.WaitGroup, alloc *prefix.Allocator, ula netip.Prefix, file string, now time.Time, log *slog.Logger) time.Time {
+	pl := alloc.Plan(s.input(ula, now))
+	if pl.State != nil {
+		if err := store.WriteJSON(file, *pl.State, 0o600); err != nil {
+			log.Error("saving the prefix plan", "err", err)
+		}
+	}
+	s.mu.Lock()
+	problemsChanged := !slices.Equal(pl.Problems, s.last.Problems)
+	s.last = pl
+	s.mu.Unlock()
+	if problemsChanged {
+		for _, pr := range pl.Problems {
+			log.Warn("prefix plan", "problem", pr)
+		}
+	}
+	s.Facts.Put(plan.KeyLANPlan, pl)
+	at := plan.Moment{Now: now}
+	at.Note(pl.Next)
+	s.configureRAs(pl, &at)
+	s.configureDHCP6(ctx, wg, pl, &at, log)
+	return at.Next
 }
 
 // input gathers the segments and every uplink's delegated prefixes.
@@ -168,26 +188,10 @@ func (s *Service) input(ula netip.Prefix, now time.Time) prefix.Input {
 
 // configureRAs hands every advertiser its segment's prefixes, the stale
 // ones, and the DNS servers passed through from the uplinks.
-func (s *Service) configureRAs(p prefix.Plan, now time.Time) {
+func (s *Service) configureRAs(p prefix.Plan, at *plan.Moment) {
 	snap := s.Facts.Snapshot()
-	defaultRoute := false
-	for _, w := range s.Config.WAN {
-		if f, ok := state.Get[rawan.Facts](snap, plan.KeyRA(w.Name)); ok {
-			for _, r := range f.Routers {
-				if r.Expires.After(now) && w.RA != nil && w.RA.AcceptDefaultRoute {
-					defaultRoute = true
-				}
-			}
-		}
-		if w.Static != nil {
-			for _, r := range w.Static.Routes {
-				if r.Prefix.Addr().Is6() && r.Prefix.Bits() == 0 {
-					defaultRoute = true
-				}
-			}
-		}
-	}
-	dns, domains := uplinkDNS6(s.Config, snap, now)
+	defaultRoute := uplinkDefaultRoute(s.Config, snap, at)
+	dns, domains := uplinkDNS6(s.Config, snap, at)
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -210,8 +214,9 @@ func (s *Service) configureRAs(p prefix.Plan, now time.Time) {
 		}
 		if sp, ok := p.Segment(seg.Name); ok {
 			for _, a := range sp.Prefixes {
+				pref, valid := a.Ends()
 				cfg.Prefixes = append(cfg.Prefixes, ra.Prefix{Prefix: a.Prefix, OnLink: true, Autonomous: true,
-					Preferred: now.Add(a.Preferred), Valid: now.Add(a.Valid)})
+					Preferred: pref, Valid: valid})
 			}
 		}
 		for _, st := range p.Stale {
@@ -223,15 +228,38 @@ func (s *Service) configureRAs(p prefix.Plan, now time.Time) {
 	}
 }
 
+// uplinkDefaultRoute reports whether an uplink has an IPv6 default route
+// for the LANs: from a router it takes one from, or configured.
+func uplinkDefaultRoute(cfg *config.Config, snap state.Snapshot, at *plan.Moment) bool {
+	found := false
+	for _, w := range cfg.WAN {
+		if f, ok := state.Get[rawan.Facts](snap, plan.KeyRA(w.Name)); ok && w.RA != nil && w.RA.AcceptDefaultRoute {
+			for _, r := range f.Routers {
+				if at.Live(r.Expires) {
+					found = true
+				}
+			}
+		}
+		if w.Static != nil {
+			for _, r := range w.Static.Routes {
+				if r.Prefix.Addr().Is6() && r.Prefix.Bits() == 0 {
+					found = true
+				}
+			}
+		}
+	}
+	return found
+}
+
 // uplinkDNS6 lists the IPv6 DNS servers and search domains the uplinks
 // learned (DHCPv6, RAs) or were configured with, for the RAs' RDNSS and
 // DNSSL and for the DHCPv6 servers: unicast addresses hosts can reach, so
 // no link-local ones.
-func uplinkDNS6(cfg *config.Config, snap state.Snapshot, now time.Time) (dns []netip.Addr, domains []string) {
+func uplinkDNS6(cfg *config.Config, snap state.Snapshot, at *plan.Moment) (dns []netip.Addr, domains []string) {
 	for _, w := range cfg.WAN {
 		if f, ok := state.Get[rawan.Facts](snap, plan.KeyRA(w.Name)); ok {
 			for _, d := range f.DNS {
-				if d.Expires.After(now) {
+				if at.Live(d.Expires) {
 					dns = appendNew(dns, d.Addr)
 				}
 			}
