@@ -23,6 +23,7 @@ type Builder struct {
 	cur     []byte
 	st      encState
 	packets [][]byte
+	scratch []byte // each TLV is encoded here before it is placed
 }
 
 // encState mirrors the receiver's parser state for the packet being built.
@@ -57,13 +58,17 @@ func (b *Builder) Add(tlvs ...TLV) error {
 func (b *Builder) add(t TLV) error {
 	for attempt := 0; attempt < 2; attempt++ {
 		st := b.st
-		enc, fresh, err := encode(nil, &st, t)
+		enc, fresh, err := encode(b.scratch[:0], &st, t)
 		if err != nil {
 			return err
 		}
+		b.scratch = enc[:0]
 		empty := len(b.cur) <= HeaderLen
 		if !fresh && HeaderLen+max(len(b.cur)-HeaderLen, 0)+len(enc) <= b.max {
 			if len(b.cur) == 0 {
+				// Room for a packet of Hellos, IHUs and a few updates
+				// at once, instead of growing to it.
+				b.cur = make([]byte, 0, min(b.max, 256))
 				b.cur = append(b.cur, Magic, Version, 0, 0)
 			}
 			b.cur = append(b.cur, enc...)

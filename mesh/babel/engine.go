@@ -45,7 +45,10 @@ type Engine struct {
 	upList       []*iface
 
 	queues map[outKey]*outQueue
-	out    []Datagram
+	// flushKeys and flushTLVs are flushQueues' buffers, kept between calls.
+	flushKeys []outKey
+	flushTLVs []TLV
+	out       []Datagram
 
 	installed        []InstalledRoute
 	installedDirty   bool

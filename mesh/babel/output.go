@@ -271,10 +271,11 @@ func (e *Engine) flushQueues() {
 	if len(e.queues) == 0 {
 		return
 	}
-	keys := make([]outKey, 0, len(e.queues))
+	keys := e.flushKeys[:0]
 	for k := range e.queues {
 		keys = append(keys, k)
 	}
+	e.flushKeys = keys
 	slices.SortFunc(keys, func(a, b outKey) int {
 		switch {
 		case a.ifname < b.ifname:
@@ -289,7 +290,7 @@ func (e *Engine) flushQueues() {
 		if !q.ifc.up {
 			continue
 		}
-		var tlvs []TLV
+		tlvs := e.flushTLVs[:0]
 		if q.hello != nil {
 			tlvs = append(tlvs, *q.hello)
 		}
@@ -303,6 +304,8 @@ func (e *Engine) flushQueues() {
 		tlvs = append(tlvs, q.tlvs...)
 		tlvs = append(tlvs, e.updateTLVs(q)...)
 		e.emit(q.ifc, q.dst, tlvs)
+		clear(tlvs) // nothing kept alive by the buffer
+		e.flushTLVs = tlvs[:0]
 	}
 	clear(e.queues)
 }
