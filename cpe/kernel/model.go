@@ -557,8 +557,6 @@ func compareRules(a, b Rule) int {
 	return cmp.Compare(a.Table, b.Table)
 }
 
-// equal reports whether d and o ask the same of the kernel, entry for entry
-// in the same order (as normalize leaves them).
 // clone copies d, so that a caller changing its Desired in place changes
 // nothing in the copy.
 func (d Desired) clone() Desired {
@@ -573,6 +571,8 @@ func (d Desired) clone() Desired {
 	return c
 }
 
+// equal reports whether d and o ask the same of the kernel, entry for entry
+// in the same order (as normalize leaves them).
 func (d Desired) equal(o Desired) bool {
 	return slices.EqualFunc(d.Virtual, o.Virtual, func(a, b VirtualLink) bool {
 		return a.Name == b.Name && a.Kind == b.Kind && a.Parent == b.Parent && a.ID == b.ID && slices.Equal(a.Ports, b.Ports)
