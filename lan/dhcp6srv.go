@@ -69,11 +69,9 @@ func dhcp6Config(seg config.LAN, duid []byte, p prefix.Plan, dns []netip.Addr, d
 }
 
 // configureDHCP6 hands every segment's DHCPv6 server the plan and the
-// uplinks' DNS servers, starting the servers on the first call, and
-// publishes the delegated prefixes.
-func (s *Service) configureDHCP6(ctx context.Context, wg *sync.WaitGroup, p prefix.Plan, at *plan.Moment, log *slog.Logger) {
-	now := at.Now
-	dns, domains := uplinkDNS6(s.Config, s.Facts.Snapshot(), at)
+// uplinks' DNS servers and domains, starting the servers on the first
+// call, and publishes the delegated prefixes.
+func (s *Service) configureDHCP6(ctx context.Context, wg *sync.WaitGroup, p prefix.Plan, dns []netip.Addr, domains []string, now time.Time, log *slog.Logger) {
 	v := &s.v6
 	v.mu.Lock()
 	if v.servers == nil {

@@ -106,13 +106,14 @@ func (s *Service) Run(ctx context.Context) error {
 	timer := time.NewTimer(time.Hour) // set for each wait
 	defer timer.Stop()
 	ula := st.ULA
-	var seen uint64 // the facts' version the last plan started from
+	var seen uint64 // the version of the facts the last plan was made from
 	var next time.Time
 	planned := false
 	for {
-		if v, now := s.Facts.Version(), s.Now(); !planned || v != seen || (!next.IsZero() && !now.Before(next)) {
-			planned, seen = true, v
-			next = s.plan(ctx, &wg, alloc, ula, file, now, log)
+		if now := s.Now(); !planned || s.Facts.Version() != seen || (!next.IsZero() && !now.Before(next)) {
+			snap := s.Facts.Snapshot()
+			planned, seen = true, snap.Version
+			next = s.plan(ctx, &wg, alloc, ula, file, snap, now, log)
 		}
 		var due <-chan time.Time
 		if !next.IsZero() {
@@ -128,11 +129,12 @@ func (s *Service) Run(ctx context.Context) error {
 	}
 }
 
-// plan assigns the prefixes, publishes the plan and hands it to the
-// advertisers and DHCPv6 servers; it returns when planning again would give
-// another result with no fact changed (zero: never).
-func (s *Service) plan(ctx context.Context, wg *sync.WaitGroup, alloc *prefix.Allocator, ula netip.Prefix, file string, now time.Time, log *slog.Logger) time.Time {
-	pl := alloc.Plan(s.input(ula, now))
+// plan assigns the prefixes from the facts in snap, publishes the plan and
+// hands it, with what the uplinks offer, to the advertisers and DHCPv6
+// servers; it returns when planning again would give another result with
+// no fact changed (zero: never).
+func (s *Service) plan(ctx context.Context, wg *sync.WaitGroup, alloc *prefix.Allocator, ula netip.Prefix, file string, snap state.Snapshot, now time.Time, log *slog.Logger) time.Time {
+	pl := alloc.Plan(s.input(ula, snap, now))
 	if pl.State != nil {
 		if err := store.WriteJSON(file, *pl.State, 0o600); err != nil {
 			log.Error("saving the prefix plan", "err", err)
@@ -150,13 +152,15 @@ func (s *Service) plan(ctx context.Context, wg *sync.WaitGroup, alloc *prefix.Al
 	s.Facts.Put(plan.KeyLANPlan, pl)
 	at := plan.Moment{Now: now}
 	at.Note(pl.Next)
-	s.configureRAs(pl, &at)
-	s.configureDHCP6(ctx, wg, pl, &at, log)
+	defaultRoute := uplinkDefaultRoute(s.Config, snap, &at)
+	dns, domains := uplinkDNS6(s.Config, snap, &at)
+	s.configureRAs(pl, defaultRoute, dns, domains)
+	s.configureDHCP6(ctx, wg, pl, dns, domains, now, log)
 	return at.Next
 }
 
 // input gathers the segments and every uplink's delegated prefixes.
-func (s *Service) input(ula netip.Prefix, now time.Time) prefix.Input {
+func (s *Service) input(ula netip.Prefix, snap state.Snapshot, now time.Time) prefix.Input {
 	in := prefix.Input{ULA: ula, Now: now, PDLength: 62}
 	for _, seg := range s.Config.LAN {
 		if seg.IPv6 == nil {
@@ -167,7 +171,6 @@ func (s *Service) input(ula netip.Prefix, now time.Time) prefix.Input {
 			in.PDLength = seg.IPv6.DHCP6.PD.Length
 		}
 	}
-	snap := s.Facts.Snapshot()
 	for _, w := range s.Config.WAN {
 		l, ok := state.Get[wandhcp6.Lease](snap, plan.KeyDHCP6(w.Name))
 		if !ok {
@@ -187,12 +190,9 @@ func (s *Service) input(ula netip.Prefix, now time.Time) prefix.Input {
 }
 
 // configureRAs hands every advertiser its segment's prefixes, the stale
-// ones, and the DNS servers passed through from the uplinks.
-func (s *Service) configureRAs(p prefix.Plan, at *plan.Moment) {
-	snap := s.Facts.Snapshot()
-	defaultRoute := uplinkDefaultRoute(s.Config, snap, at)
-	dns, domains := uplinkDNS6(s.Config, snap, at)
-
+// ones, and what the uplinks offer: a default route, DNS servers and
+// search domains.
+func (s *Service) configureRAs(p prefix.Plan, defaultRoute bool, dns []netip.Addr, domains []string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, seg := range s.Config.LAN {
