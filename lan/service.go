@@ -23,6 +23,7 @@ import (
 	"cpe/cpe/plan"
 	"cpe/cpe/state"
 	"cpe/cpe/store"
+	"cpe/internal/clock"
 	"cpe/lan/dhcp4"
 	"cpe/lan/dhcp6"
 	"cpe/lan/prefix"
@@ -103,8 +104,8 @@ func (s *Service) Run(ctx context.Context) error {
 	// servers count lifetimes down by themselves in between.
 	wake, unsub := s.Facts.Subscribe()
 	defer unsub()
-	timer := time.NewTimer(time.Hour) // set for each wait
-	defer timer.Stop()
+	var deadline clock.Deadline
+	defer deadline.Stop()
 	ula := st.ULA
 	var seen uint64 // the version of the facts the last plan was made from
 	var next time.Time
@@ -115,16 +116,11 @@ func (s *Service) Run(ctx context.Context) error {
 			planned, seen = true, snap.Version
 			next = s.plan(ctx, &wg, alloc, ula, file, snap, now, log)
 		}
-		var due <-chan time.Time
-		if !next.IsZero() {
-			timer.Reset(max(next.Sub(s.Now()), 0))
-			due = timer.C
-		}
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-wake:
-		case <-due:
+		case <-deadline.At(next, s.Now()):
 		}
 	}
 }

@@ -12,16 +12,16 @@ import (
 	"cpe/cpe/supervisor"
 )
 
-// clock is a wall clock that a test can move forward.
-type clock struct{ offset atomic.Int64 }
+// testClock is a wall clock that a test can move forward.
+type testClock struct{ offset atomic.Int64 }
 
-func (c *clock) now() time.Time          { return time.Now().Add(time.Duration(c.offset.Load())) }
-func (c *clock) advance(d time.Duration) { c.offset.Add(int64(d)) }
+func (c *testClock) now() time.Time          { return time.Now().Add(time.Duration(c.offset.Load())) }
+func (c *testClock) advance(d time.Duration) { c.offset.Add(int64(d)) }
 
 type harness struct {
 	t     *testing.T
 	d     *Daemon
-	clk   *clock
+	clk   *testClock
 	mu    sync.Mutex
 	names []string // hostnames applied, in order
 }
@@ -31,7 +31,7 @@ func start(t *testing.T, dir string) *harness { return startWith(t, dir, nil) }
 // startWith starts a daemon whose options edit may change first.
 func startWith(t *testing.T, dir string, edit func(*Options)) *harness {
 	t.Helper()
-	h := &harness{t: t, clk: &clock{}}
+	h := &harness{t: t, clk: &testClock{}}
 	opts := Options{
 		StateDir: dir,
 		Now:      h.clk.now,
@@ -174,7 +174,7 @@ func TestConfirmDeadlineSurvivesRestart(t *testing.T) {
 		t.Fatal("no pending confirmation after commit confirmed")
 	}
 
-	clk := &clock{}
+	clk := &testClock{}
 	clk.advance(time.Until(deadline) + time.Second)
 	d2, err := New(Options{StateDir: dir, Now: clk.now})
 	if err != nil {

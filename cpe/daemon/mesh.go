@@ -18,6 +18,7 @@ import (
 	"cpe/cpe/console"
 	"cpe/cpe/plan"
 	"cpe/cpe/supervisor"
+	"cpe/internal/clock"
 	"cpe/mesh/babel"
 	"cpe/mesh/router"
 	"cpe/mesh/wifi"
@@ -109,8 +110,8 @@ func kernelRoutes(rs []babel.InstalledRoute) []babel.InstalledRoute {
 func (m meshComponent) announce(ctx context.Context, r *router.Router, last []babel.Announcement, log *slog.Logger) {
 	wake, unsub := m.d.facts.Subscribe()
 	defer unsub()
-	timer := time.NewTimer(time.Hour) // set for each wait
-	defer timer.Stop()
+	var deadline clock.Deadline
+	defer deadline.Stop()
 	for {
 		as, next := plan.MeshAnnouncements(m.cfg, m.d.facts.Snapshot(), m.d.opts.Now())
 		if !slices.Equal(as, last) {
@@ -120,16 +121,11 @@ func (m meshComponent) announce(ctx context.Context, r *router.Router, last []ba
 				last = as
 			}
 		}
-		var due <-chan time.Time
-		if !next.IsZero() {
-			timer.Reset(max(next.Sub(m.d.opts.Now()), 0))
-			due = timer.C
-		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-wake:
-		case <-due:
+		case <-deadline.At(next, m.d.opts.Now()):
 		}
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"cpe/cpe/plan"
 	"cpe/cpe/supervisor"
 	"cpe/firewall"
+	"cpe/internal/clock"
 	"cpe/lan"
 	"cpe/mesh/router"
 	"cpe/mesh/wifi"
@@ -204,8 +205,8 @@ func (k kernelComponent) Run(ctx context.Context) error {
 	d := k.d
 	wake, cancel := d.facts.Subscribe()
 	defer cancel()
-	timer := time.NewTimer(replanEvery)
-	defer timer.Stop()
+	var deadline clock.Deadline
+	defer deadline.Stop()
 	var p kernelPlan
 	for {
 		d.mu.Lock()
@@ -242,18 +243,16 @@ func (k kernelComponent) Run(ctx context.Context) error {
 			d.log.Error("applying the plan to the kernel", "err", err)
 		}
 
-		wait := replanEvery
-		if !p.next.IsZero() {
-			wait = min(wait, max(p.next.Sub(d.opts.Now()), 0))
-		}
-		timer.Reset(wait)
+		wakeAt := plan.Moment{Now: d.opts.Now()}
+		wakeAt.Note(p.next)
+		wakeAt.Note(wakeAt.Now.Add(replanEvery))
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-wake:
 		case <-d.net.kick:
 			p = kernelPlan{} // plan again, whatever changed
-		case <-timer.C:
+		case <-deadline.At(wakeAt.Next, wakeAt.Now):
 		}
 	}
 }

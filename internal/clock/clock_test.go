@@ -150,3 +150,34 @@ func TestSystem(t *testing.T) {
 		t.Error("Stop of a pending system timer reported false")
 	}
 }
+
+// TestDeadline: a deadline fires at its time, a passed one at once, and a
+// zero one never; setting it again replaces the time before.
+func TestDeadline(t *testing.T) {
+	var d Deadline
+	defer d.Stop()
+	if c := d.At(time.Time{}, time.Now()); c != nil {
+		t.Fatal("a zero deadline gave a channel")
+	}
+	now := time.Now()
+	c := d.At(now.Add(time.Hour), now)
+	c = d.At(now.Add(-time.Second), now) // replaces the hour
+	select {
+	case <-c:
+	case <-time.After(5 * time.Second):
+		t.Fatal("a passed deadline did not fire at once")
+	}
+	now = time.Now()
+	c = d.At(now.Add(50*time.Millisecond), now)
+	select {
+	case <-c:
+		if gone := time.Since(now); gone < 50*time.Millisecond {
+			t.Errorf("fired after %v, before its time", gone)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the deadline did not fire")
+	}
+	if c := d.At(time.Time{}, time.Now()); c != nil {
+		t.Error("disarmed, and still a channel")
+	}
+}
