@@ -11,14 +11,15 @@ import (
 
 func TestKernelAlarm(t *testing.T) {
 	leaktest.Check(t)
-	a, err := newKernelAlarm()
+	fired := make(chan struct{}, 100)
+	a, err := newKernelAlarm(func() { fired <- struct{}{} })
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer a.close()
 	fires := func(within time.Duration) bool {
 		select {
-		case <-a.C():
+		case <-fired:
 			return true
 		case <-time.After(within):
 			return false
@@ -68,23 +69,43 @@ func TestKernelAlarm(t *testing.T) {
 func TestNewAlarm(t *testing.T) {
 	leaktest.Check(t)
 	sys := &Router{log: slog.New(slog.DiscardHandler), clk: clock.System{}}
-	a := sys.newAlarm()
+	a := sys.newAlarm(func() {})
 	defer a.close()
 	if _, ok := a.(*kernelAlarm); !ok {
 		t.Errorf("newAlarm with no clock configured = %T, want the kernel's", a)
 	}
 	fake := clock.NewFake(t0)
 	faked := &Router{cfg: Config{Clock: fake}, log: slog.New(slog.DiscardHandler), clk: fake}
-	b := faked.newAlarm()
+	fired := make(chan struct{}, 10)
+	b := faked.newAlarm(func() { fired <- struct{}{} })
 	defer b.close()
 	if _, ok := b.(*clockAlarm); !ok {
 		t.Errorf("newAlarm with a fake clock = %T, want the clock's", b)
 	}
+	fires := func() bool {
+		select {
+		case <-fired:
+			return true
+		case <-time.After(100 * time.Millisecond):
+			return false
+		}
+	}
 	b.set(time.Second)
 	fake.Advance(time.Second)
-	select {
-	case <-b.C():
-	default:
+	if !fires() {
 		t.Error("the clock's alarm did not fire when the fake clock reached it")
+	}
+	// Arming again replaces the deadline.
+	b.set(2 * time.Second)
+	b.set(time.Hour)
+	fake.Advance(2 * time.Second)
+	if fires() {
+		t.Error("moved from 2s to an hour, fired at 2s")
+	}
+	b.set(time.Second)
+	b.close()
+	fake.Advance(time.Second)
+	if fires() {
+		t.Error("fired after close")
 	}
 }

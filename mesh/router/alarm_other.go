@@ -4,4 +4,4 @@ package router
 
 import "errors"
 
-func newKernelAlarm() (alarm, error) { return nil, errors.New("no timerfd") }
+func newKernelAlarm(func()) (alarm, error) { return nil, errors.New("no timerfd") }

@@ -32,6 +32,10 @@ type LinuxNet struct {
 	done   chan struct{}
 	wg     sync.WaitGroup
 
+	rd  *rawRead // ReadFrom's; it has one caller at a time
+	wmu sync.Mutex
+	wr  *rawWrite // WriteTo's, under wmu
+
 	mu     sync.Mutex
 	want   map[string]bool
 	byName map[string]*linuxLink
@@ -75,6 +79,7 @@ func ListenLinux(ifnames []string) (Net, error) {
 	ln := &LinuxNet{
 		conn: c.(*net.UDPConn), h: h,
 		events: make(chan LinkEvent, 16), done: make(chan struct{}),
+		rd: newRawRead(), wr: newRawWrite(),
 		want: map[string]bool{}, byName: map[string]*linuxLink{}, byIdx: map[int]*linuxLink{},
 	}
 	ln.pc = ipv6.NewPacketConn(ln.conn)
@@ -260,20 +265,17 @@ func usableLinkLocal(h *netlink.Handle, index int) (netip.Addr, error) {
 
 // ReadFrom reads the next Babel datagram.
 func (ln *LinuxNet) ReadFrom(b []byte) (int, string, netip.AddrPort, netip.AddrPort, error) {
-	oob := make([]byte, pktinfoSpace)
+	r := ln.rd
+	r.b = b
 	for {
-		var d datagram
-		var errno syscall.Errno
-		err := ln.raw.Read(func(fd uintptr) bool {
-			d, errno = recvDatagram(fd, b, oob)
-			return errno != unix.EAGAIN
-		})
-		if err == nil && errno != 0 {
-			err = errno
+		err := ln.raw.Read(r.read)
+		if err == nil && r.errno != 0 {
+			err = r.errno
 		}
 		if err != nil {
 			return 0, "", netip.AddrPort{}, netip.AddrPort{}, fmt.Errorf("router: %w", err)
 		}
+		d := r.d
 		if !d.src.IsValid() || d.ifindex == 0 {
 			continue
 		}
@@ -289,9 +291,11 @@ func (ln *LinuxNet) ReadFrom(b []byte) (int, string, netip.AddrPort, netip.AddrP
 
 // WriteTo sends a datagram on ifname.
 func (ln *LinuxNet) WriteTo(b []byte, ifname string, dst netip.Addr) error {
+	ln.wmu.Lock()
+	defer ln.wmu.Unlock()
+	w := ln.wr
 	ln.mu.Lock()
 	l := ln.byName[ifname]
-	var oob []byte
 	if l != nil {
 		// The interface goes in the packet info, not as a zone: resolving
 		// a zone name would look in the calling thread's namespace. The
@@ -300,24 +304,56 @@ func (ln *LinuxNet) WriteTo(b []byte, ifname string, dst netip.Addr) error {
 		if l.sent.Up {
 			src = l.sent.LinkLocal
 		}
-		oob = pktinfo(l.index, src)
+		pktinfo(w.oob, l.index, src)
 	}
 	ln.mu.Unlock()
-	if oob == nil {
+	if l == nil {
 		return fmt.Errorf("router: %s is not a Babel interface", ifname)
 	}
-	var errno syscall.Errno
-	err := ln.raw.Write(func(fd uintptr) bool {
-		errno = sendDatagram(fd, b, dst.WithZone(""), babel.Port, oob)
-		return errno != unix.EAGAIN
-	})
-	if err == nil && errno != 0 {
-		err = errno
+	w.b, w.dst, w.errno = b, dst, 0
+	err := ln.raw.Write(w.write)
+	w.b = nil
+	if err == nil && w.errno != 0 {
+		err = w.errno
 	}
 	if err != nil {
 		return fmt.Errorf("router: send on %s: %w", ifname, err)
 	}
 	return nil
+}
+
+// rawRead and rawWrite are ReadFrom's and WriteTo's system calls, bound
+// once with their buffers, so that a datagram costs no allocation.
+type rawRead struct {
+	b, oob []byte
+	d      datagram
+	errno  syscall.Errno
+	read   func(fd uintptr) bool
+}
+
+func newRawRead() *rawRead {
+	r := &rawRead{oob: make([]byte, pktinfoSpace)}
+	r.read = func(fd uintptr) bool {
+		r.d, r.errno = recvDatagram(fd, r.b, r.oob)
+		return r.errno != unix.EAGAIN
+	}
+	return r
+}
+
+type rawWrite struct {
+	b, oob []byte
+	dst    netip.Addr
+	errno  syscall.Errno
+	write  func(fd uintptr) bool
+}
+
+func newRawWrite() *rawWrite {
+	w := &rawWrite{oob: make([]byte, pktinfoSpace)}
+	w.write = func(fd uintptr) bool {
+		w.errno = sendDatagram(fd, w.b, w.dst, babel.Port, w.oob)
+		return w.errno != unix.EAGAIN
+	}
+	return w
 }
 
 // Links reports interfaces coming up and going down.

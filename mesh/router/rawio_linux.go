@@ -67,25 +67,34 @@ func msghdr(sa *unix.RawSockaddrInet6, iov *unix.Iovec, b, oob []byte) unix.Msgh
 	return msg
 }
 
-// parsePktinfo finds IPV6_PKTINFO among control messages.
+// parsePktinfo finds IPV6_PKTINFO among control messages, walking them
+// in place (unix.ParseSocketControlMessage allocates a slice per call).
 func parsePktinfo(oob []byte) (netip.Addr, int) {
-	msgs, err := unix.ParseSocketControlMessage(oob)
-	if err != nil {
-		return netip.Addr{}, 0
-	}
-	for _, m := range msgs {
-		if m.Header.Level == unix.IPPROTO_IPV6 && m.Header.Type == unix.IPV6_PKTINFO && len(m.Data) >= unix.SizeofInet6Pktinfo {
-			pi := (*unix.Inet6Pktinfo)(unsafe.Pointer(&m.Data[0]))
+	hdr := unix.CmsgLen(0)
+	for len(oob) >= hdr {
+		h := (*unix.Cmsghdr)(unsafe.Pointer(&oob[0]))
+		n := int(h.Len)
+		if n < hdr || n > len(oob) {
+			break
+		}
+		if h.Level == unix.IPPROTO_IPV6 && h.Type == unix.IPV6_PKTINFO && n-hdr >= unix.SizeofInet6Pktinfo {
+			pi := (*unix.Inet6Pktinfo)(unsafe.Pointer(&oob[hdr]))
 			return netip.AddrFrom16(pi.Addr), int(pi.Ifindex)
 		}
+		next := unix.CmsgSpace(n - hdr)
+		if next >= len(oob) {
+			break
+		}
+		oob = oob[next:]
 	}
 	return netip.Addr{}, 0
 }
 
-// pktinfo builds the control message that sends a datagram out of
-// ifindex from src (unspecified: the kernel picks).
-func pktinfo(ifindex int, src netip.Addr) []byte {
-	b := make([]byte, pktinfoSpace)
+// pktinfo writes into b (pktinfoSpace bytes) the control message that
+// sends a datagram out of ifindex from src (unspecified: the kernel
+// picks).
+func pktinfo(b []byte, ifindex int, src netip.Addr) {
+	clear(b)
 	h := (*unix.Cmsghdr)(unsafe.Pointer(&b[0]))
 	h.Level, h.Type = unix.IPPROTO_IPV6, unix.IPV6_PKTINFO
 	h.SetLen(unix.CmsgLen(unix.SizeofInet6Pktinfo))
@@ -94,7 +103,6 @@ func pktinfo(ifindex int, src netip.Addr) []byte {
 	if src.Is6() {
 		pi.Addr = src.As16()
 	}
-	return b
 }
 
 // sendDatagram sends b to dst port port with the control message oob.

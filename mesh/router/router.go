@@ -62,13 +62,14 @@ type Router struct {
 	log  *slog.Logger
 	kick chan struct{}
 
-	// stepMu keeps step's work in the engine's order: the reader and
-	// Run both step.
+	// stepMu keeps step's work in the engine's order: the reader, the
+	// alarm and Run all step. It guards alarm and armed.
 	stepMu sync.Mutex
+	alarm  alarm     // nil outside Run
+	armed  time.Time // the deadline alarm is set for
 
 	mu           sync.Mutex
 	e            *babel.Engine
-	armed        time.Time // Run's timer deadline
 	savedState   uint64
 	routesSeen   uint64
 	sendErrors   uint64
@@ -101,11 +102,16 @@ func New(cfg Config) (*Router, error) {
 
 // Run feeds the engine until ctx ends, then closes the network.
 //
-// A datagram is handled on the goroutine that read it, and the loop here
-// wakes only for the engine's deadlines, link events and pokes: handing
-// each datagram to another goroutine cost the box a thread switch per
-// packet, which is most of what an idle mesh box spends.
+// Each event is handled on the goroutine it woke: a datagram on the
+// reader's, a deadline on the alarm's. Whoever steps the engine arms the
+// alarm for its next deadline. The loop here wakes only for link events
+// and pokes. An idle box's work is a few dozen Hellos and updates a
+// minute, and handing each to another goroutine was a good part of it.
 func (r *Router) Run(ctx context.Context) error {
+	a := r.newAlarm(r.tick)
+	r.stepMu.Lock()
+	r.alarm, r.armed = a, time.Time{}
+	r.stepMu.Unlock()
 	readDone := make(chan struct{})
 	go func() {
 		defer close(readDone)
@@ -118,26 +124,28 @@ func (r *Router) Run(ctx context.Context) error {
 				}
 				return
 			}
+			now := r.clk.Now()
 			r.mu.Lock()
-			r.e.Receive(r.clk.Now(), ifname, src, dst, buf[:n])
+			r.e.Receive(now, ifname, src, dst, buf[:n])
 			r.mu.Unlock()
-			if _, sooner := r.step(false); sooner {
-				r.poke()
-			}
+			r.step(now)
 		}
 	}()
 	defer func() {
+		// Nothing steps once the alarm is gone: a late event finds no
+		// alarm and leaves its output to the next Run.
+		r.stepMu.Lock()
+		r.alarm = nil
+		r.stepMu.Unlock()
+		a.close()
 		r.cfg.Net.Close()
 		<-readDone
 		for range r.cfg.Net.Links() {
 		}
 	}()
 	links := r.cfg.Net.Links()
-	timer := r.newAlarm()
-	defer timer.close()
 	for {
-		next, _ := r.step(true)
-		timer.set(next.Sub(r.clk.Now()))
+		r.step(r.clk.Now())
 		select {
 		case <-ctx.Done():
 			return nil
@@ -152,13 +160,19 @@ func (r *Router) Run(ctx context.Context) error {
 				break
 			}
 			r.link(ev)
-		case <-timer.C():
-			r.mu.Lock()
-			r.e.Tick(r.clk.Now())
-			r.mu.Unlock()
 		case <-r.kick:
 		}
 	}
+}
+
+// tick runs the engine's timers; the alarm calls it when a deadline
+// comes.
+func (r *Router) tick() {
+	now := r.clk.Now()
+	r.mu.Lock()
+	r.e.Tick(now)
+	r.mu.Unlock()
+	r.step(now)
 }
 
 func (r *Router) link(ev LinkEvent) {
@@ -176,13 +190,15 @@ func (r *Router) link(ev LinkEvent) {
 
 // step hands what the engine produced to the world: the state to disk
 // first (a seqno must never go out before it is saved), then the
-// datagrams, then the routes. It returns the engine's next deadline.
-// Run steps with arm, and waits for that deadline; any other caller learns
-// whether the deadline is now sooner than the one Run waits for. Both
-// happen with the deadline read, so none is missed between the two.
-func (r *Router) step(arm bool) (next time.Time, sooner bool) {
+// datagrams, then the routes. Then it arms the alarm for the engine's
+// next deadline, if that moved, counting from now, the time the caller
+// gave the engine. Outside Run it does nothing.
+func (r *Router) step(now time.Time) {
 	r.stepMu.Lock()
 	defer r.stepMu.Unlock()
+	if r.alarm == nil {
+		return
+	}
 	r.mu.Lock()
 	out := r.e.Output()
 	var state *babel.State
@@ -195,12 +211,7 @@ func (r *Router) step(arm bool) (next time.Time, sooner bool) {
 	if v := r.e.RoutesVersion(); v != r.routesSeen {
 		routes, r.routesSeen, changed = r.e.Installed(), v, true
 	}
-	next = r.e.Next()
-	if arm {
-		r.armed = next
-	} else {
-		sooner = next.Before(r.armed)
-	}
+	next := r.e.Next()
 	r.mu.Unlock()
 
 	if state != nil && r.cfg.SaveState != nil {
@@ -216,7 +227,12 @@ func (r *Router) step(arm bool) (next time.Time, sooner bool) {
 	if changed && r.cfg.Routes != nil {
 		r.cfg.Routes(routes)
 	}
-	return next, sooner
+	// An alarm that fired is spent: a deadline at or before now is armed
+	// again even when it did not move.
+	if !next.Equal(r.armed) || !next.After(now) {
+		r.armed = next
+		r.alarm.set(next.Sub(now))
+	}
 }
 
 func (r *Router) sendFailed(d babel.Datagram, err error) {
