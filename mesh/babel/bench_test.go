@@ -69,3 +69,71 @@ func BenchmarkSteadyState(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkIdle measures what an idle box spends on its own timers: a
+// node with two wired interfaces, a neighbour on each, woken for each of
+// its deadlines (Hellos, IHUs, full updates) and for the neighbours'
+// Hellos, which come every 4 s with one route. One operation is one
+// wake-up: a Tick, or a received packet, and what it sends.
+func BenchmarkIdle(b *testing.B) {
+	e, err := New(Options{RouterID: rid2, Announce: announce("2001:db8:1::/64", "2001:db8:2::/64"), Rand: zeroRand{}}, t0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	type peer struct {
+		ifname string
+		ll     netip.Addr
+		pkt    []byte // its Hello, IHU and Update; the Hello seqno is set for each
+		seqno  uint16
+		next   time.Time
+	}
+	var peers []*peer
+	for i, ifname := range []string{"m0", "m1"} {
+		ours := netip.AddrFrom16([16]byte{0: 0xfe, 1: 0x80, 15: byte(10 + i)})
+		e.AddInterface(t0, Interface{Name: ifname, Type: Wired})
+		e.LinkUp(t0, ifname, ours)
+		pkt, err := Marshal(Hello{Interval: 400}, IHU{Rxcost: 96, Interval: 1200, Address: ours},
+			Update{Interval: 1600, Seqno: 7, Metric: 96, Prefix: netip.PrefixFrom(netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 0x10, byte(i)}), 64), RouterID: rid1})
+		if err != nil {
+			b.Fatal(err)
+		}
+		peers = append(peers, &peer{ifname: ifname, ll: netip.AddrFrom16([16]byte{0: 0xfe, 1: 0x80, 15: byte(2 + i)}), pkt: pkt, next: t0})
+	}
+	dst := netip.AddrPortFrom(MulticastGroup, Port)
+	// wake does what the next event is, as the router would.
+	wake := func() {
+		next, due := e.Next(), (*peer)(nil)
+		for _, p := range peers {
+			if p.next.Before(next) && (due == nil || p.next.Before(due.next)) {
+				due = p
+			}
+		}
+		if due == nil {
+			e.Tick(next)
+		} else {
+			binary.BigEndian.PutUint16(due.pkt[HeaderLen+4:], due.seqno)
+			due.seqno++
+			e.Receive(due.next, due.ifname, netip.AddrPortFrom(due.ll, Port), dst, due.pkt)
+			due.next = due.next.Add(4 * time.Second)
+		}
+		e.Output()
+	}
+	for range 100 {
+		wake()
+	}
+	if got := len(e.Installed()); got != 2 {
+		b.Fatalf("%d routes installed, want 2", got)
+	}
+	start, sent := e.now, e.counters.PacketsOut
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		wake()
+	}
+	b.StopTimer()
+	if got := len(e.Installed()); got != 2 {
+		b.Fatalf("%d routes installed at the end, want 2", got)
+	}
+	b.ReportMetric(float64(b.N)/e.now.Sub(start).Minutes(), "wakes/min")
+	b.ReportMetric(float64(e.counters.PacketsOut-sent)/e.now.Sub(start).Minutes(), "sent/min")
+}

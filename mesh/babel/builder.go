@@ -40,8 +40,16 @@ type encState struct {
 // headers in maxSize: a 1500-octet link with one HMAC-SHA256 gives
 // 1500 - 40 - 8 - 34.
 func NewBuilder(maxSize int) *Builder {
-	maxSize = min(maxSize, HeaderLen+0xFFFF)
-	return &Builder{max: maxSize}
+	b := &Builder{}
+	b.reset(maxSize)
+	return b
+}
+
+// reset makes b ready for packets of at most maxSize octets, as new but
+// keeping its buffers.
+func (b *Builder) reset(maxSize int) {
+	clear(b.packets)
+	*b = Builder{max: min(maxSize, HeaderLen+0xFFFF), packets: b.packets[:0], scratch: b.scratch[:0]}
 }
 
 // Add appends TLVs in order. On error nothing of the failing TLV is
@@ -151,7 +159,9 @@ func tlv(dst []byte, t Type, body []byte) ([]byte, error) {
 // advances. fresh reports that t needs a state st cannot be brought back
 // to (an unset router-id or default next hop) and so a new packet.
 func encode(dst []byte, st *encState, t TLV) (out []byte, fresh bool, err error) {
-	var body []byte
+	// The body is put together here, on the stack, then copied to dst.
+	var buf [maxTLVBody]byte
+	body := buf[:0]
 	switch t := t.(type) {
 	case Pad1:
 		return append(dst, 0), false, nil
@@ -175,11 +185,10 @@ func encode(dst []byte, st *encState, t TLV) (out []byte, fresh bool, err error)
 			return dst, false, err
 		}
 	case IHU:
-		ae, addr := addressEncoding(t.Address)
-		body = append(body, ae, 0)
+		body = append(body, addressEncoding(t.Address), 0)
 		body = binary.BigEndian.AppendUint16(body, t.Rxcost)
 		body = binary.BigEndian.AppendUint16(body, t.Interval)
-		body = append(body, addr...)
+		body = appendAddress(body, t.Address)
 		if t.HasTimestamp {
 			body = append(body, SubTimestamp, 8)
 			body = binary.BigEndian.AppendUint32(body, t.Origin)
@@ -195,11 +204,11 @@ func encode(dst []byte, st *encState, t TLV) (out []byte, fresh bool, err error)
 		body = append(append(body, 0, 0), t.RouterID[:]...)
 		st.routerID, st.haveRouterID = t.RouterID, true
 	case NextHop:
-		ae, addr := addressEncoding(t.Address)
+		ae := addressEncoding(t.Address)
 		if ae == AEWildcard {
 			return dst, false, fmt.Errorf("%w: Next Hop without an address", ErrInvalid)
 		}
-		body = append(append(body, ae, 0), addr...)
+		body = appendAddress(append(body, ae, 0), t.Address)
 		if ae == AEIPv4 {
 			st.nh4 = t.Address
 		} else {
@@ -289,19 +298,32 @@ func isLinkLocal64(a netip.Addr) bool {
 }
 
 // addressEncoding picks the shortest AE for a full address.
-func addressEncoding(a netip.Addr) (uint8, []byte) {
+func addressEncoding(a netip.Addr) uint8 {
 	switch {
 	case !a.IsValid():
-		return AEWildcard, nil
+		return AEWildcard
 	case a.Is4():
-		b := a.As4()
-		return AEIPv4, b[:]
+		return AEIPv4
 	case isLinkLocal64(a):
-		b := a.As16()
-		return AELinkLocal, b[8:]
+		return AELinkLocal
 	}
-	b := a.As16()
-	return AEIPv6, b[:]
+	return AEIPv6
+}
+
+// appendAddress appends a as its address encoding has it.
+func appendAddress(b []byte, a netip.Addr) []byte {
+	switch addressEncoding(a) {
+	case AEWildcard:
+		return b
+	case AEIPv4:
+		x := a.As4()
+		return append(b, x[:]...)
+	case AELinkLocal:
+		x := a.As16()
+		return append(b, x[8:]...)
+	}
+	x := a.As16()
+	return append(b, x[:]...)
 }
 
 // requestPrefix encodes an uncompressed prefix for the request TLVs.

@@ -44,10 +44,15 @@ type Engine struct {
 	sortedNeighs []*neighbour
 	upList       []*iface
 
+	rx Packet // Receive's, parsed into afresh for each datagram
+
 	queues map[outKey]*outQueue
+	// spareQueues are flushed queues kept for reuse.
+	spareQueues []*outQueue
 	// flushKeys and flushTLVs are flushQueues' buffers, kept between calls.
 	flushKeys []outKey
 	flushTLVs []TLV
+	bld       Builder // emit's, reset for each (interface, destination)
 	out       []Datagram
 
 	installed        []InstalledRoute

@@ -1,6 +1,7 @@
 package babel
 
 import (
+	"iter"
 	"net/netip"
 	"slices"
 	"time"
@@ -343,14 +344,16 @@ func (e *Engine) sortedNeighbours() []*neighbour {
 	return ns
 }
 
-func (e *Engine) ifaceNeighbours(ifc *iface) []*neighbour {
-	var ns []*neighbour
-	for _, n := range e.sortedNeighbours() {
-		if n.ifc == ifc {
-			ns = append(ns, n)
+// ifaceNeighbours yields ifc's neighbours in (interface, address) order,
+// without allocating: every Hello walks them.
+func (e *Engine) ifaceNeighbours(ifc *iface) iter.Seq[*neighbour] {
+	return func(yield func(*neighbour) bool) {
+		for _, n := range e.sortedNeighbours() {
+			if n.ifc == ifc && !yield(n) {
+				return
+			}
 		}
 	}
-	return ns
 }
 
 // flushNeighbour forgets n and every route through it.

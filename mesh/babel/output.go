@@ -19,14 +19,15 @@ type outKey struct {
 }
 
 type outQueue struct {
-	ifc     *iface
-	dst     netip.Addr
-	hello   *Hello
-	ihus    []*neighbour
-	tlvs    []TLV
-	updates []routeKey
-	seen    map[routeKey]bool
-	dump    bool
+	ifc      *iface
+	dst      netip.Addr
+	hello    Hello
+	hasHello bool
+	ihus     []*neighbour
+	tlvs     []TLV
+	updates  []routeKey
+	seen     map[routeKey]bool
+	dump     bool
 }
 
 func (q *outQueue) addUpdate(k routeKey) {
@@ -39,11 +40,26 @@ func (q *outQueue) addUpdate(k routeKey) {
 	}
 }
 
+// reset empties q for reuse, keeping its buffers.
+func (q *outQueue) reset() {
+	clear(q.ihus)
+	clear(q.tlvs)
+	clear(q.seen)
+	*q = outQueue{ihus: q.ihus[:0], tlvs: q.tlvs[:0], updates: q.updates[:0], seen: q.seen}
+}
+
+// queue returns the queue for (ifc, dst), taking an emptied one from the
+// last flush when it is new: an idle box queues the same few every time.
 func (e *Engine) queue(ifc *iface, dst netip.Addr) *outQueue {
 	k := outKey{ifc.cfg.Name, dst}
 	q := e.queues[k]
 	if q == nil {
-		q = &outQueue{ifc: ifc, dst: dst}
+		if n := len(e.spareQueues); n > 0 {
+			q, e.spareQueues = e.spareQueues[n-1], e.spareQueues[:n-1]
+		} else {
+			q = &outQueue{}
+		}
+		q.ifc, q.dst = ifc, dst
 		e.queues[k] = q
 	}
 	return q
@@ -61,7 +77,7 @@ func (e *Engine) queueIfaceTLV(ifc *iface, t TLV) {
 		e.queueTLV(ifc, MulticastGroup, t)
 		return
 	}
-	for _, n := range e.ifaceNeighbours(ifc) {
+	for n := range e.ifaceNeighbours(ifc) {
 		e.queueTLV(ifc, n.addr, t)
 	}
 }
@@ -71,7 +87,7 @@ func (e *Engine) queueUpdate(ifc *iface, k routeKey) {
 		e.queue(ifc, MulticastGroup).addUpdate(k)
 		return
 	}
-	for _, n := range e.ifaceNeighbours(ifc) {
+	for n := range e.ifaceNeighbours(ifc) {
 		e.queue(ifc, n.addr).addUpdate(k)
 	}
 }
@@ -81,7 +97,7 @@ func (e *Engine) queueDumpIface(ifc *iface) {
 		e.queue(ifc, MulticastGroup).dump = true
 		return
 	}
-	for _, n := range e.ifaceNeighbours(ifc) {
+	for n := range e.ifaceNeighbours(ifc) {
 		e.queue(ifc, n.addr).dump = true
 	}
 }
@@ -202,18 +218,18 @@ func (e *Engine) earlyHello(ifc *iface) {
 func (e *Engine) sendHello(ifc *iface, full bool) {
 	q := e.queue(ifc, MulticastGroup)
 	// Two Hellos in one packet would count as one.
-	fresh := q.hello == nil
+	fresh := !q.hasHello
 	iv := ceilCentiseconds(ifc.nextHello.Sub(e.now))
 	if fresh {
 		ifc.helloSeqno++
-		q.hello = &Hello{Seqno: ifc.helloSeqno, Interval: iv}
+		q.hello, q.hasHello = Hello{Seqno: ifc.helloSeqno, Interval: iv}, true
 	}
-	for _, n := range e.ifaceNeighbours(ifc) {
+	for n := range e.ifaceNeighbours(ifc) {
 		if ifc.cfg.Unicast && fresh {
 			uq := e.queue(ifc, n.addr)
-			if uq.hello == nil {
+			if !uq.hasHello {
 				n.uhelloSeqno++
-				uq.hello = &Hello{Flags: HelloUnicast, Seqno: n.uhelloSeqno, Interval: iv}
+				uq.hello, uq.hasHello = Hello{Flags: HelloUnicast, Seqno: n.uhelloSeqno, Interval: iv}, true
 			}
 		}
 		if full || n.mc.reach&0xF000 != 0xF000 || n.txcost >= 384 {
@@ -291,8 +307,8 @@ func (e *Engine) flushQueues() {
 			continue
 		}
 		tlvs := e.flushTLVs[:0]
-		if q.hello != nil {
-			tlvs = append(tlvs, *q.hello)
+		if q.hasHello {
+			tlvs = append(tlvs, q.hello)
 		}
 		for _, n := range q.ihus {
 			if e.neighs[neighKey{n.ifc.cfg.Name, n.addr}] != n {
@@ -306,6 +322,10 @@ func (e *Engine) flushQueues() {
 		e.emit(q.ifc, q.dst, tlvs)
 		clear(tlvs) // nothing kept alive by the buffer
 		e.flushTLVs = tlvs[:0]
+	}
+	for _, q := range e.queues {
+		q.reset()
+		e.spareQueues = append(e.spareQueues, q)
 	}
 	clear(e.queues)
 }
@@ -397,14 +417,16 @@ func (e *Engine) emit(ifc *iface, dst netip.Addr, tlvs []TLV) {
 	if ifc.auth() {
 		size -= 2 + 4 + indexLen + len(ifc.cfg.Keys)*(2+32)
 	}
-	b := NewBuilder(size)
+	b := &e.bld
+	b.reset(size)
 	for _, t := range tlvs {
 		if err := b.Add(t); err != nil {
 			e.counters.EncodeErrors++
 			e.log.Debug("cannot encode", "interface", ifc.cfg.Name, "err", err)
 		}
 	}
-	for _, p := range b.Packets() {
+	b.Flush()
+	for _, p := range b.packets {
 		if ifc.auth() {
 			p = e.seal(ifc, dst, p)
 			if p == nil {

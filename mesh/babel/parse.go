@@ -39,18 +39,29 @@ func (e errSkip) Error() string { return string(e) }
 // except through Body and Trailer.
 func Parse(packet []byte) (Packet, error) {
 	var p Packet
+	err := parseInto(&p, packet)
+	return p, err
+}
+
+// parseInto is Parse into p, whose slices it empties and fills again:
+// the engine parses every packet into the same Packet, so that the
+// slices' room is allocated once.
+func parseInto(p *Packet, packet []byte) error {
+	clear(p.TLVs)
+	clear(p.MACs)
+	*p = Packet{TLVs: p.TLVs[:0], MACs: p.MACs[:0], Ignored: p.Ignored[:0]}
 	if len(packet) < HeaderLen {
-		return p, ErrShort
+		return ErrShort
 	}
 	if packet[0] != Magic {
-		return p, fmt.Errorf("%w %d", ErrMagic, packet[0])
+		return fmt.Errorf("%w %d", ErrMagic, packet[0])
 	}
 	if packet[1] != Version {
-		return p, fmt.Errorf("%w %d", ErrVersion, packet[1])
+		return fmt.Errorf("%w %d", ErrVersion, packet[1])
 	}
 	bodyLen := int(binary.BigEndian.Uint16(packet[2:4]))
 	if HeaderLen+bodyLen > len(packet) {
-		return p, fmt.Errorf("%w (%d > %d)", ErrTruncated, bodyLen, len(packet)-HeaderLen)
+		return fmt.Errorf("%w (%d > %d)", ErrTruncated, bodyLen, len(packet)-HeaderLen)
 	}
 	end := HeaderLen + bodyLen
 	p.Body = packet[:end]
@@ -85,7 +96,7 @@ func Parse(packet []byte) (Packet, error) {
 			p.Ignored = append(p.Ignored, Ignored{off, t, "TLV not allowed in the trailer"})
 		}
 	})
-	return p, nil
+	return nil
 }
 
 // walk calls f for every TLV in b except Pad1. A TLV whose length runs past

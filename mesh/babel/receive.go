@@ -84,8 +84,9 @@ func (e *Engine) Receive(now time.Time, ifname string, src, dst netip.AddrPort, 
 	}
 	src = netip.AddrPortFrom(from, src.Port())
 	dst = netip.AddrPortFrom(dst.Addr().WithZone("").Unmap(), dst.Port())
-	p, err := Parse(data)
-	if err != nil {
+	p := &e.rx
+	defer func() { p.Body, p.Trailer = nil, nil }() // data is the caller's again
+	if err := parseInto(p, data); err != nil {
 		e.drop(DropMalformed)
 		return
 	}
@@ -94,7 +95,7 @@ func (e *Engine) Receive(now time.Time, ifname string, src, dst netip.AddrPort, 
 	var n *neighbour
 	if ifc.auth() {
 		var ok bool
-		if n, ok = e.authenticate(ifc, src, dst, p, multicast); !ok {
+		if n, ok = e.authenticate(ifc, src, dst, *p, multicast); !ok {
 			return
 		}
 	} else {

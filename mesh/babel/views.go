@@ -263,7 +263,9 @@ func (e *Engine) Interfaces() []InterfaceInfo {
 			Name: name, Type: ifc.cfg.Type, Up: ifc.up, Address: ifc.addr,
 			HelloInterval: ifc.cfg.HelloInterval, UpdateInterval: ifc.cfg.UpdateInterval,
 			RxCost: ifc.cfg.RxCost, Unicast: ifc.cfg.Unicast, HelloSeqno: ifc.helloSeqno,
-			Neighbours: len(e.ifaceNeighbours(ifc)),
+		}
+		for range e.ifaceNeighbours(ifc) {
+			info.Neighbours++
 		}
 		for _, k := range ifc.cfg.Keys {
 			info.Keys = append(info.Keys, k.ID)
