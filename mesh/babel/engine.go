@@ -63,8 +63,9 @@ type Engine struct {
 	now      time.Time
 	// routeWake and sourceWake cache the earliest deadline of the route
 	// and source tables, recomputed by the ticks that scan them and
-	// lowered whenever something earlier is set; too early only costs a
-	// Tick that finds nothing to do.
+	// lowered whenever something earlier is set. They may be too early (a
+	// route refreshed since moved its deadline away); computeWake scans
+	// the table again before one of them becomes the next wake-up.
 	routeWake, sourceWake time.Time
 	// ignoreFeasibility turns the engine into a naive distance-vector
 	// router, for tests that show a scenario loops without the condition.
@@ -432,11 +433,7 @@ func (e *Engine) finish() {
 
 func (e *Engine) computeWake() time.Time {
 	var w time.Time
-	at := func(t time.Time) {
-		if !t.IsZero() && (w.IsZero() || t.Before(w)) {
-			w = t
-		}
-	}
+	at := func(t time.Time) { lower(&w, t) }
 	for _, ifc := range e.ifaces {
 		if ifc.up {
 			at(ifc.nextHello)
@@ -445,14 +442,24 @@ func (e *Engine) computeWake() time.Time {
 	for _, n := range e.neighs {
 		at(n.deadline())
 	}
-	at(e.routeWake)
-	at(e.sourceWake)
 	for _, q := range e.requests {
 		at(q.next)
 	}
 	for _, r := range e.resend {
 		at(r.next)
 	}
+	// An idle network refreshes its routes and sources all the time,
+	// each refresh moving a deadline away from the cached one: waking for
+	// that would find nothing to do. The tables are scanned again only
+	// when their cached deadline would be the next wake-up.
+	if earlier(e.routeWake, w) {
+		e.rescanRoutes()
+	}
+	at(e.routeWake)
+	if earlier(e.sourceWake, w) {
+		e.rescanSources()
+	}
+	at(e.sourceWake)
 	if w.IsZero() {
 		w = e.now.Add(time.Hour)
 	}
@@ -463,10 +470,14 @@ func (e *Engine) computeWake() time.Time {
 }
 
 func lower(w *time.Time, t time.Time) {
-	if !t.IsZero() && (w.IsZero() || t.Before(*w)) {
+	if earlier(t, *w) {
 		*w = t
 	}
 }
+
+// earlier reports whether t is set and before w, where an unset w is
+// no time at all.
+func earlier(t, w time.Time) bool { return !t.IsZero() && (w.IsZero() || t.Before(w)) }
 
 // spread draws a periodic interval between 3/4 and 5/4 of d, so that
 // nodes do not synchronise, as babeld does; every packet announces the

@@ -166,6 +166,18 @@ func (e *Engine) startCycle(ifc *iface) {
 		ifc.nextCycle = min(e.spread(u), maxInterval)
 	}
 	ifc.cycle, ifc.nextCycle = ifc.nextCycle, min(e.spread(u), maxInterval)
+	// Another interface's cycle that ends inside the range this one was
+	// drawn from, and no later than drawn (what was announced is an upper
+	// bound), is as good a draw, and so is its next one: the two then
+	// share the wake-ups of their full updates from now on, and their
+	// Hellos follow (scheduleHello).
+	for _, o := range e.upIfaces() {
+		od := o.cycleEnd.Sub(e.now)
+		if o != ifc && od >= u*3/4 && od <= ifc.cycle && o.nextCycle >= u*3/4 && o.nextCycle <= u*5/4 {
+			ifc.cycle, ifc.nextCycle = od, o.nextCycle
+			break
+		}
+	}
 	ifc.cycleEnd = e.now.Add(ifc.cycle)
 	ifc.left = int((u + h - 1) / h)
 	full := ifc.ihuLeft <= 0

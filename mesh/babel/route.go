@@ -512,7 +512,19 @@ func (e *Engine) tickRoutes() {
 // destDue reports whether d has something to do now, and lowers the
 // route table's next deadline by what it will have later.
 func (e *Engine) destDue(d *dest) bool {
-	var w time.Time
+	w, due := e.destDeadline(d)
+	if due {
+		return true
+	}
+	lower(&e.routeWake, w)
+	return false
+}
+
+// destDeadline returns when d has something to do next: a route expires
+// or is about to (and is asked for), a retraction ends, or a smoothed
+// metric takes its next step, a second on. due reports something to do
+// now.
+func (e *Engine) destDeadline(d *dest) (w time.Time, due bool) {
 	lower(&w, d.retractUntil)
 	for _, r := range d.routes {
 		lower(&w, r.expires)
@@ -522,15 +534,23 @@ func (e *Engine) destDue(d *dest) bool {
 		if r.metric() != Infinity && r.smoothed != float64(r.metric()) {
 			lower(&w, e.now.Add(time.Second))
 			if !r.smTime.Add(time.Second).After(e.now) {
-				return true
+				due = true
 			}
 		}
 	}
-	if !w.IsZero() && !e.now.Before(w) {
-		return true
+	return w, due || (!w.IsZero() && !e.now.Before(w))
+}
+
+// rescanRoutes works out the route table's next deadline afresh.
+func (e *Engine) rescanRoutes() {
+	e.routeWake = time.Time{}
+	for _, d := range e.dests {
+		w, due := e.destDeadline(d)
+		if due {
+			w = e.now
+		}
+		lower(&e.routeWake, w)
 	}
-	lower(&e.routeWake, w)
-	return false
 }
 
 // updateSource records the feasibility distance of an update we send
@@ -549,6 +569,14 @@ func (e *Engine) updateSource(rid RouterID, k routeKey, seqno, metric uint16) {
 		s.metric = metric
 	}
 	s.time = e.now
+}
+
+// rescanSources works out the source table's next deadline afresh.
+func (e *Engine) rescanSources() {
+	e.sourceWake = time.Time{}
+	for _, s := range e.sources {
+		lower(&e.sourceWake, s.time.Add(sourceGCTime))
+	}
 }
 
 func (e *Engine) tickSources() {

@@ -60,7 +60,9 @@ type sim struct {
 	check func()
 	// delivered sees every datagram handed to an engine.
 	delivered func(to simEnd, src, dst netip.Addr, data []byte)
-	steps     int
+	// ticked sees every Tick and what it sent.
+	ticked func(n *simNode, out []Datagram)
+	steps  int
 	// delay, when set, gives each datagram its time on a link without a
 	// delay of its own.
 	delay func() time.Duration
@@ -215,6 +217,11 @@ func (s *sim) run(d time.Duration) {
 			for _, n := range s.nodes {
 				if !n.e.Next().After(s.now) {
 					n.e.Tick(s.now)
+					if s.ticked != nil {
+						out := n.e.Output()
+						s.ticked(n, out)
+						s.send(n, out)
+					}
 				}
 			}
 		}
