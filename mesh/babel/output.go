@@ -166,19 +166,8 @@ func (e *Engine) startCycle(ifc *iface) {
 		ifc.nextCycle = min(e.spread(u), maxInterval)
 	}
 	ifc.cycle, ifc.nextCycle = ifc.nextCycle, min(e.spread(u), maxInterval)
-	// Another interface's cycle that ends inside the range this one was
-	// drawn from, and no later than drawn (what was announced is an upper
-	// bound), is as good a draw, and so is its next one: the two then
-	// share the wake-ups of their full updates from now on, and their
-	// Hellos follow (scheduleHello).
-	for _, o := range e.upIfaces() {
-		od := o.cycleEnd.Sub(e.now)
-		if o != ifc && od >= u*3/4 && od <= ifc.cycle && o.nextCycle >= u*3/4 && o.nextCycle <= u*5/4 {
-			ifc.cycle, ifc.nextCycle = od, o.nextCycle
-			break
-		}
-	}
 	ifc.cycleEnd = e.now.Add(ifc.cycle)
+	e.alignCycle(ifc)
 	ifc.left = int((u + h - 1) / h)
 	full := ifc.ihuLeft <= 0
 	if full {
@@ -191,6 +180,42 @@ func (e *Engine) startCycle(ifc *iface) {
 	e.scheduleHello(ifc)
 	e.sendHello(ifc, full)
 	e.queueDumpIface(ifc)
+}
+
+// alignCycle makes the cycle ifc just started end with another
+// interface's, so that the two share the wake-ups of their full updates,
+// and their Hellos follow (scheduleHello). Every announced interval is an
+// upper bound, so a cycle may be made shorter than drawn, down to the
+// least it could have been drawn, but never longer:
+//
+//   - another cycle that ends inside the range ifc's was drawn from, and
+//     no later than drawn, is as good a draw, and so is its next one:
+//     taking both keeps the two together from now on;
+//   - another that ends later than ifc's is made to end with it when it
+//     will have lasted long enough by then.
+func (e *Engine) alignCycle(ifc *iface) {
+	u := ifc.cfg.UpdateInterval
+	for _, o := range e.upIfaces() {
+		if o == ifc || o.cycleEnd.IsZero() {
+			continue
+		}
+		ou := o.cfg.UpdateInterval
+		switch od := o.cycleEnd.Sub(e.now); {
+		case od >= u*3/4 && od <= ifc.cycle:
+			ifc.cycle, ifc.cycleEnd = od, o.cycleEnd
+			if o.nextCycle >= u*3/4 && o.nextCycle <= u*5/4 {
+				ifc.nextCycle = o.nextCycle
+			}
+			return
+		case od > ifc.cycle && ifc.cycleEnd.Sub(o.cycleEnd.Add(-o.cycle)) >= ou*3/4:
+			o.cycle -= o.cycleEnd.Sub(ifc.cycleEnd)
+			o.cycleEnd = ifc.cycleEnd
+			if o.nextHello.After(o.cycleEnd) {
+				o.nextHello = o.cycleEnd
+			}
+			return
+		}
+	}
 }
 
 // scheduleHello draws the time of the next scheduled Hello: the cycle's
