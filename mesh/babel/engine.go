@@ -67,6 +67,10 @@ type Engine struct {
 	// route refreshed since moved its deadline away); computeWake scans
 	// the table again before one of them becomes the next wake-up.
 	routeWake, sourceWake time.Time
+	// smoothWake is the earliest a converging smoothed metric may take
+	// its next step: a Tick from then on takes it, whatever woke the
+	// engine; routeWake holds the latest it must.
+	smoothWake time.Time
 	// ignoreFeasibility turns the engine into a naive distance-vector
 	// router, for tests that show a scenario loops without the condition.
 	ignoreFeasibility bool
@@ -386,7 +390,7 @@ func (e *Engine) Tick(now time.Time) {
 	defer e.finish()
 	e.tickNeighbours()
 	e.tickInterfaces()
-	if !e.routeWake.IsZero() && !e.now.Before(e.routeWake) {
+	if earlier(e.routeWake, e.now.Add(1)) || earlier(e.smoothWake, e.now.Add(1)) {
 		e.tickRoutes()
 	}
 	if !e.sourceWake.IsZero() && !e.now.Before(e.sourceWake) {

@@ -23,6 +23,11 @@ const (
 	// sourceGCTime is how long a source table entry outlives the last
 	// update sent for it (RFC 8966 appendix B: 3 minutes).
 	sourceGCTime = 3 * time.Minute
+	// smoothEvery is the longest a smoothed metric that still converges
+	// waits for its next step (and route selection for another look)
+	// when nothing else wakes the engine: any Tick takes the step a
+	// second or more after the last, so the Hellos carry it.
+	smoothEvery = 4 * time.Second
 	// lostSeqnoWindow is how long after a start without saved state the
 	// node jumps its seqno to whatever a neighbour asks for: its routes
 	// may carry seqnos older than the ones the network remembers.

@@ -127,7 +127,8 @@ func (e *Engine) wakeRoute(r *route) {
 	}
 	if r.metric() != Infinity && r.smoothed != float64(r.metric()) {
 		// Selection may change as the smoothed metric converges.
-		lower(&e.routeWake, e.now.Add(time.Second))
+		lower(&e.routeWake, r.smTime.Add(smoothEvery))
+		lower(&e.smoothWake, r.smTime.Add(time.Second))
 	}
 }
 
@@ -468,7 +469,7 @@ func (e *Engine) dropRoute(r *route) { r.d.remove(r) }
 func (e *Engine) tickRoutes() {
 	// One pass over the table finds what is due and the next deadline;
 	// only the due destinations are handled, in a fixed order.
-	e.routeWake = time.Time{}
+	e.routeWake, e.smoothWake = time.Time{}, time.Time{}
 	var due []*dest
 	for _, d := range e.dests {
 		if e.destDue(d) {
@@ -479,6 +480,7 @@ func (e *Engine) tickRoutes() {
 	for _, d := range due {
 		changed := false
 		for _, r := range slices.Clone(d.routes) {
+			e.smooth(r)
 			switch {
 			case r.refmetric != Infinity && !e.now.Before(r.expires):
 				// Expired: retracted now, flushed one hold later.
@@ -505,26 +507,31 @@ func (e *Engine) tickRoutes() {
 		}
 		if len(d.routes) == 0 && d.selected == nil && d.retractUntil.IsZero() {
 			delete(e.dests, d.key)
+			continue
 		}
+		w, soft := e.destDeadline(d)
+		lower(&e.routeWake, w)
+		lower(&e.smoothWake, soft)
 	}
 }
 
 // destDue reports whether d has something to do now, and lowers the
-// route table's next deadline by what it will have later.
+// route table's next deadlines by what it will have later.
 func (e *Engine) destDue(d *dest) bool {
-	w, due := e.destDeadline(d)
-	if due {
+	w, soft := e.destDeadline(d)
+	if earlier(w, e.now.Add(1)) || earlier(soft, e.now.Add(1)) {
 		return true
 	}
 	lower(&e.routeWake, w)
+	lower(&e.smoothWake, soft)
 	return false
 }
 
 // destDeadline returns when d has something to do next: a route expires
-// or is about to (and is asked for), a retraction ends, or a smoothed
-// metric takes its next step, a second on. due reports something to do
-// now.
-func (e *Engine) destDeadline(d *dest) (w time.Time, due bool) {
+// or is about to (and is asked for), or a retraction ends. A smoothed
+// metric that still converges takes a step at any Tick a second or more
+// after its last (soft), and at the latest smoothEvery after it.
+func (e *Engine) destDeadline(d *dest) (w, soft time.Time) {
 	lower(&w, d.retractUntil)
 	for _, r := range d.routes {
 		lower(&w, r.expires)
@@ -532,24 +539,20 @@ func (e *Engine) destDeadline(d *dest) (w time.Time, due bool) {
 			lower(&w, r.oldAt())
 		}
 		if r.metric() != Infinity && r.smoothed != float64(r.metric()) {
-			lower(&w, e.now.Add(time.Second))
-			if !r.smTime.Add(time.Second).After(e.now) {
-				due = true
-			}
+			lower(&soft, r.smTime.Add(time.Second))
+			lower(&w, r.smTime.Add(smoothEvery))
 		}
 	}
-	return w, due || (!w.IsZero() && !e.now.Before(w))
+	return w, soft
 }
 
-// rescanRoutes works out the route table's next deadline afresh.
+// rescanRoutes works out the route table's next deadlines afresh.
 func (e *Engine) rescanRoutes() {
-	e.routeWake = time.Time{}
+	e.routeWake, e.smoothWake = time.Time{}, time.Time{}
 	for _, d := range e.dests {
-		w, due := e.destDeadline(d)
-		if due {
-			w = e.now
-		}
+		w, soft := e.destDeadline(d)
 		lower(&e.routeWake, w)
+		lower(&e.smoothWake, soft)
 	}
 }
 

@@ -135,3 +135,47 @@ func TestSteadyStateTraffic(t *testing.T) {
 	perNode := float64(bytes) / window.Seconds() / float64(len(ns))
 	t.Logf("%.1f B/s and %.3f packets/s per node; %.0f%% of the Hellos shared a wake-up", perNode, float64(packets)/window.Seconds()/float64(len(ns)), 100*shared)
 }
+
+// TestSmoothingWakesNobody: while the smoothed metrics of new routes
+// converge, which takes most of a minute, route selection looks again at
+// the Ticks that come anyway for the Hellos, and at the latest every
+// smoothEvery. It used to have a Tick of its own every second.
+func TestSmoothingWakesNobody(t *testing.T) {
+	s := newSim(t)
+	a := s.add("a", Options{Announce: announce("2001:db8:a::/64")})
+	b := s.add("b", Options{Announce: announce("2001:db8:b::/64")})
+	c := s.add("c", Options{Announce: announce("2001:db8:c::/64")})
+	s.wire(a, b, wired)
+	s.wire(b, c, wired)
+	s.run(10 * time.Second)
+	converging := func() int {
+		n := 0
+		for _, r := range a.e.Routes() {
+			if !r.Own && r.Metric != Infinity && r.Smoothed != r.Metric {
+				n++
+			}
+		}
+		return n
+	}
+	if converging() == 0 {
+		t.Fatal("scenario not set up: no smoothed metric converging")
+	}
+	ticks, idle := 0, 0
+	s.ticked = func(n *simNode, out []Datagram) {
+		if n == a {
+			ticks++
+			if len(out) == 0 {
+				idle++
+			}
+		}
+	}
+	s.run(40 * time.Second)
+	if converging() == 0 {
+		t.Fatal("scenario not set up: the smoothed metrics converged within the window")
+	}
+	// One interface, a Hello every 4 s: about 10 Ticks that send.
+	if idle > 5 {
+		t.Errorf("%d of a's %d Ticks in 40 s sent nothing", idle, ticks)
+	}
+	t.Logf("%d of a's %d Ticks in 40 s sent nothing", idle, ticks)
+}
