@@ -390,10 +390,10 @@ func (e *Engine) Tick(now time.Time) {
 	defer e.finish()
 	e.tickNeighbours()
 	e.tickInterfaces()
-	if earlier(e.routeWake, e.now.Add(1)) || earlier(e.smoothWake, e.now.Add(1)) {
+	if e.due(e.routeWake) || e.due(e.smoothWake) {
 		e.tickRoutes()
 	}
-	if !e.sourceWake.IsZero() && !e.now.Before(e.sourceWake) {
+	if e.due(e.sourceWake) {
 		e.tickSources()
 	}
 	e.tickRequests()
@@ -482,6 +482,9 @@ func lower(w *time.Time, t time.Time) {
 // earlier reports whether t is set and before w, where an unset w is
 // no time at all.
 func earlier(t, w time.Time) bool { return !t.IsZero() && (w.IsZero() || t.Before(w)) }
+
+// due reports whether t is set and has come.
+func (e *Engine) due(t time.Time) bool { return !t.IsZero() && !e.now.Before(t) }
 
 // spread draws a periodic interval between 3/4 and 5/4 of d, so that
 // nodes do not synchronise, as babeld does; every packet announces the

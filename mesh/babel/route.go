@@ -498,7 +498,7 @@ func (e *Engine) tickRoutes() {
 				changed = true
 			}
 		}
-		if !d.retractUntil.IsZero() && !e.now.Before(d.retractUntil) {
+		if e.due(d.retractUntil) {
 			d.retractUntil = time.Time{}
 			changed = true
 		}
@@ -519,7 +519,7 @@ func (e *Engine) tickRoutes() {
 // route table's next deadlines by what it will have later.
 func (e *Engine) destDue(d *dest) bool {
 	w, soft := e.destDeadline(d)
-	if earlier(w, e.now.Add(1)) || earlier(soft, e.now.Add(1)) {
+	if e.due(w) || e.due(soft) {
 		return true
 	}
 	lower(&e.routeWake, w)
