@@ -82,6 +82,16 @@ func TestTwoBoxes(t *testing.T) {
 	if out := boxB.WaitCLI(5*time.Second, []string{"show", "babel", "neighbours"}, "mesh0"); !strings.Contains(out, "fe80::") {
 		t.Errorf("show babel neighbours:\n%s", out)
 	}
+
+	// A route deleted by hand comes back at once: the box hears the
+	// kernel say so. (It used to wait for its next periodic apply.)
+	lanB := strings.TrimSuffix(addrB, "1") + "/64"
+	a.Run("ip", "-6", "route", "del", lanB)
+	for deadline := time.Now().Add(5 * time.Second); !strings.Contains(a.Run("ip", "-6", "route", "show", lanB), "mesh0"); time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the route to %s deleted by hand is not back within 5 s:\n%s", lanB, a.Run("ip", "-6", "route"))
+		}
+	}
 }
 
 // ring5 starts the ring a–b–c–d–e–a, babeld on c and `cpe run` on the

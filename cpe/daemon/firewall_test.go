@@ -15,10 +15,13 @@ import (
 
 // recordingKernel keeps the last plan it was asked to apply.
 type recordingKernel struct {
-	mu   sync.Mutex
-	last kernel.Desired
-	n    int
+	mu    sync.Mutex
+	last  kernel.Desired
+	n     int
+	heard chan struct{}
 }
+
+func (k *recordingKernel) Heard() <-chan struct{} { return k.heard }
 
 func (k *recordingKernel) Apply(_ context.Context, d kernel.Desired) ([]string, error) {
 	k.mu.Lock()

@@ -38,3 +38,33 @@ func TestKernelPlanCurrent(t *testing.T) {
 		t.Error("a plan with no time in it went out of date")
 	}
 }
+
+// TestKernelAppliesWhenHeard: a change the kernel reports is applied over
+// at once, not at the next periodic apply minutes later.
+func TestKernelAppliesWhenHeard(t *testing.T) {
+	k := &recordingKernel{heard: make(chan struct{}, 1)}
+	startWith(t, t.TempDir(), func(o *Options) { o.Kernel = k })
+	applies := func() int {
+		_, n := k.sysctl("")
+		return n
+	}
+	// Start-up's facts come and go; then nothing moves.
+	n, deadline := applies(), time.Now().Add(5*time.Second)
+	for stable := time.Now(); n == 0 || time.Since(stable) < 300*time.Millisecond; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the daemon did not settle: %d applies", applies())
+		}
+		if m := applies(); m != n {
+			n, stable = m, time.Now()
+		}
+	}
+	for i := range 3 {
+		k.heard <- struct{}{}
+		for deadline := time.Now().Add(5 * time.Second); applies() <= n; time.Sleep(5 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("heard %d: no apply within 5 s", i)
+			}
+		}
+		n = applies()
+	}
+}

@@ -47,6 +47,9 @@ type netlinkOps interface {
 	// kernel said so (of our own changes, all but those of routes), and
 	// whenever it cannot tell.
 	Changed() bool
+	// Heard is ready (it may be more than once) when Changed may have
+	// news; nil: it cannot tell.
+	Heard() <-chan struct{}
 
 	Close() error
 }
@@ -134,6 +137,14 @@ func newApplier(ops netlinkOps, opts Options) *Applier {
 	return a
 }
 
+// Heard is ready when the kernel has reported a change since Apply last
+// looked, someone else's or the Applier's own, which Apply tells apart.
+// Waiting on it repairs what another program changed at once instead of
+// at the next periodic Apply. It is not ready before the first Apply
+// (which starts listening), nor ever where the notifications cannot be
+// heard.
+func (a *Applier) Heard() <-chan struct{} { return a.ops.Heard() }
+
 // Close releases the Applier's netlink sockets. It changes nothing in the
 // kernel: what was applied stays.
 func (a *Applier) Close() error {
@@ -151,8 +162,8 @@ func (a *Applier) Close() error {
 // Applying what the kernel was last made to match, with no change reported
 // by the kernel since, no lifetime of d run out and less than recheckEvery
 // gone by, reads nothing and returns at once: the box applies its plan
-// often (every fact, every 30 s), and reading the whole kernel each time was
-// most of what an idle box spent. Applying the very Desired of that Apply
+// often (every fact, every notification heard), and reading the whole
+// kernel each time was most of what an idle box spent. Applying the very Desired of that Apply
 // again does not even normalize it.
 func (a *Applier) Apply(ctx context.Context, d Desired) ([]string, error) {
 	a.mu.Lock()

@@ -42,6 +42,8 @@ func (f *fakeOps) Changed() bool {
 	return c
 }
 
+func (f *fakeOps) Heard() <-chan struct{} { return nil }
+
 type fakeAddr struct {
 	kernelAddr
 	setAt time.Time

@@ -421,8 +421,8 @@ func TestLabNoNamespace(t *testing.T) {
 
 // TestLabQuietKernel: the Applier hears the kernel's change notifications.
 // Once the kernel matches, applying the same again reads nothing; a route,
-// an address or a link changed by hand is noticed and repaired by the next
-// Apply, and the Apply after that is quiet again.
+// an address or a link changed by hand is heard at once (Heard is ready)
+// and repaired by the next Apply, and the Apply after that is quiet again.
 func TestLabQuietKernel(t *testing.T) {
 	ns := labNamespaces(t)
 	a := labApplier(t, ns)
@@ -460,10 +460,30 @@ func TestLabQuietKernel(t *testing.T) {
 		{"link down", []string{"link", "set", "lan0", "down"}, "set link lan0 up"},
 	} {
 		labApply(t, a, d) // quiet: nothing to read
+		// What the last repair was heard saying, the listener may
+		// still be passing on.
+		time.Sleep(100 * time.Millisecond)
+		drain(a.Heard())
 		ip(t, append([]string{"-n", ns}, c.change...)...)
+		select {
+		case <-a.Heard():
+		case <-time.After(5 * time.Second):
+			t.Errorf("%s: not heard within 5 s", c.name)
+		}
 		changes := labApply(t, a, d)
 		if !slices.ContainsFunc(changes, func(s string) bool { return strings.HasPrefix(s, c.want) }) {
 			t.Errorf("%s: repaired with %q, want %q", c.name, changes, c.want)
+		}
+	}
+}
+
+// drain empties a signal channel.
+func drain(ch <-chan struct{}) {
+	for {
+		select {
+		case <-ch:
+		default:
+			return
 		}
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -33,6 +34,10 @@ type linuxOps struct {
 	// and rule changes; nil until Changed first opens it, and again after
 	// it failed.
 	watch *nl.NetlinkSocket
+	// heard is signalled whenever the watch has something queued, by
+	// listener, which waits for that through the runtime's poller.
+	heard    chan struct{}
+	listener *readiness
 	// sent are the route changes made since Changed last drained the
 	// watch: their notifications are no news. Routes are what the box
 	// changes all the time (mesh routes follow every reroute), and have no
@@ -66,7 +71,7 @@ var watchGroups = []uint{
 }
 
 func newLinuxOps(nsPath string) (_ *linuxOps, err error) {
-	o := &linuxOps{ns: netns.None()}
+	o := &linuxOps{ns: netns.None(), heard: make(chan struct{}, 1)}
 	defer func() {
 		if err != nil {
 			o.Close()
@@ -117,6 +122,9 @@ func (o *linuxOps) Changed() bool {
 			return true
 		}
 		o.watch = s // non-blocking
+		// Without a listener the box still hears of changes, at its
+		// next periodic apply.
+		o.listener, _ = listen(s.GetFd(), o.heard)
 		return true
 	}
 	changed := false
@@ -132,8 +140,7 @@ func (o *linuxOps) Changed() bool {
 			return changed
 		case err != nil:
 			if err != unix.ENOBUFS {
-				o.watch.Close()
-				o.watch = nil
+				o.closeWatch()
 			}
 			return true
 		case n > len(buf):
@@ -171,11 +178,75 @@ func ownRouteChanges(b []byte, sent *[]sentRoute) bool {
 	return true
 }
 
-func (o *linuxOps) Close() error {
+// Heard is ready when the kernel may have news for Changed.
+func (o *linuxOps) Heard() <-chan struct{} { return o.heard }
+
+func (o *linuxOps) closeWatch() {
+	if o.listener != nil {
+		o.listener.close()
+		o.listener = nil
+	}
 	if o.watch != nil {
 		o.watch.Close()
 		o.watch = nil
 	}
+}
+
+// readiness signals a channel each time a socket becomes readable, in
+// one wait on the runtime's poller that lasts until close. It reads
+// nothing: its own duplicate of the descriptor only makes the socket
+// known to the poller, and the owner drains the socket when signalled.
+// The poller's registration is edge-triggered, and a message queued is an
+// edge of its own, so no message goes unsignalled.
+type readiness struct {
+	f  *os.File
+	wg sync.WaitGroup
+}
+
+func listen(fd int, ch chan<- struct{}) (*readiness, error) {
+	dup, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	if err := unix.SetNonblock(dup, true); err != nil {
+		unix.Close(dup)
+		return nil, err
+	}
+	f := os.NewFile(uintptr(dup), "netlink-watch")
+	raw, err := f.SyscallConn()
+	if err == nil {
+		// Fails for a descriptor the poller refused.
+		err = f.SetReadDeadline(time.Time{})
+	}
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	r := &readiness{f: f}
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		// The first call comes before any wait: a message queued before
+		// the poller knew the socket may have come and gone as an edge,
+		// so it signals too.
+		raw.Read(func(uintptr) bool {
+			select {
+			case ch <- struct{}{}:
+			default:
+			}
+			return false
+		})
+	}()
+	return r, nil
+}
+
+func (r *readiness) close() {
+	r.f.Close()
+	r.wg.Wait()
+}
+
+func (o *linuxOps) Close() error {
+	o.closeWatch()
 	if o.h != nil {
 		o.h.Close()
 		o.h = nil
