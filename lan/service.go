@@ -224,27 +224,15 @@ func (s *Service) configureRAs(p prefix.Plan, defaultRoute bool, dns []netip.Add
 	}
 }
 
-// uplinkDefaultRoute reports whether an uplink has an IPv6 default route
-// for the LANs: from a router it takes one from, or configured.
+// uplinkDefaultRoute reports whether an uplink gives the box an IPv6
+// default route (plan.HasDefault6), which the RAs then offer the LANs.
 func uplinkDefaultRoute(cfg *config.Config, snap state.Snapshot, at *plan.Moment) bool {
-	found := false
 	for _, w := range cfg.WAN {
-		if f, ok := state.Get[rawan.Facts](snap, plan.KeyRA(w.Name)); ok && w.RA != nil && w.RA.AcceptDefaultRoute {
-			for _, r := range f.Routers {
-				if at.Live(r.Expires) {
-					found = true
-				}
-			}
-		}
-		if w.Static != nil {
-			for _, r := range w.Static.Routes {
-				if r.Prefix.Addr().Is6() && r.Prefix.Bits() == 0 {
-					found = true
-				}
-			}
+		if plan.HasDefault6(w, snap, at) {
+			return true
 		}
 	}
-	return found
+	return false
 }
 
 // uplinkDNS6 lists the IPv6 DNS servers and search domains the uplinks

@@ -121,3 +121,31 @@ func at(t0 time.Time, d time.Duration) time.Time {
 	}
 	return t0.Add(d)
 }
+
+// TestNoDefaultRouteWithoutCarrier: an uplink whose carrier is gone
+// gives the LANs no default route (RFC 7084 G-4, G-5), even while the
+// RAs it heard last are still valid; another uplink still can.
+func TestNoDefaultRouteWithoutCarrier(t *testing.T) {
+	cfg, err := config.Parse([]byte(`{"wan": [{"interface": "wan0", "ra": {}}, {"interface": "wan1", "ra": {}}], "lan": [{"interface": "lan0", "ipv6": {}}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+	router := rawan.Facts{Routers: []rawan.Router{{Addr: netip.MustParseAddr("fe80::1"), Expires: t0.Add(time.Hour)}}}
+	wan0, wan1 := cfg.WAN[0].Name, cfg.WAN[1].Name
+	up := state.Snapshot{}.With(plan.KeyRA(wan0), router).With(plan.KeyCarrier(wan0), true)
+	for _, c := range []struct {
+		name string
+		snap state.Snapshot
+		want bool
+	}{
+		{"carrier up", up, true},
+		{"carrier down", up.With(plan.KeyCarrier(wan0), false), false},
+		{"carrier down, another uplink with a router", up.With(plan.KeyCarrier(wan0), false).With(plan.KeyRA(wan1), router), true},
+	} {
+		m := plan.Moment{Now: t0}
+		if got := uplinkDefaultRoute(cfg, c.snap, &m); got != c.want {
+			t.Errorf("%s: default route %v, want %v", c.name, got, c.want)
+		}
+	}
+}

@@ -97,7 +97,7 @@ func MeshAnnouncements(cfg *config.Config, facts state.Snapshot, now time.Time) 
 		}
 	}
 	for _, w := range cfg.WAN {
-		if !hasDefault6(w, facts, &at) {
+		if !HasDefault6(w, facts, &at) {
 			continue
 		}
 		l, ok := state.Get[dhcp6.Lease](facts, KeyDHCP6(w.Name))
@@ -113,13 +113,17 @@ func MeshAnnouncements(cfg *config.Config, facts state.Snapshot, now time.Time) 
 	return out, at.Next
 }
 
-// hasDefault6 reports whether an uplink has an IPv6 default route: a
-// router from its RAs, or a static ::/0.
-func hasDefault6(w config.WAN, facts state.Snapshot, at *Moment) bool {
+// HasDefault6 reports whether an uplink gives the box an IPv6 default
+// route: a router from its RAs whose default route the box takes
+// (accept_default_route), or a static ::/0, over a link with carrier.
+// The LANs' RAs offer a default route (RFC 7084 G-4, G-5) and the mesh a
+// default from the uplink's delegated prefixes (RFC 9079) on this answer,
+// so that neither offers a way out the kernel does not have.
+func HasDefault6(w config.WAN, facts state.Snapshot, at *Moment) bool {
 	if c, ok := state.Get[bool](facts, KeyCarrier(w.Name)); ok && !c {
 		return false
 	}
-	if f, ok := state.Get[ra.Facts](facts, KeyRA(w.Name)); ok {
+	if f, ok := state.Get[ra.Facts](facts, KeyRA(w.Name)); ok && w.RA != nil && w.RA.AcceptDefaultRoute {
 		for _, r := range f.Routers {
 			// The answer holds at least until this router goes.
 			if at.Live(r.Expires) {

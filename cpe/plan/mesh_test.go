@@ -111,3 +111,54 @@ func TestMeshAnnouncements(t *testing.T) {
 		t.Errorf("uplink without carrier still offers its default: %q", got)
 	}
 }
+
+// TestHasDefault6: an uplink gives an IPv6 default route when the box
+// takes one from its RAs or has a static ::/0, and has carrier (or has
+// not said otherwise); the answer holds until the router it rests on goes.
+func TestHasDefault6(t *testing.T) {
+	router := ra.Facts{Routers: []ra.Router{
+		{Addr: addr("fe80::1"), Expires: now.Add(-time.Second)},
+		{Addr: addr("fe80::2"), Expires: now.Add(time.Minute)},
+	}}
+	for _, c := range []struct {
+		name    string
+		wan     string
+		ra      bool
+		carrier string // "", "up", "down"
+		want    bool
+		next    time.Duration // 0: none
+	}{
+		{"router", `{"interface": "wan0", "ra": {}}`, true, "", true, time.Minute},
+		{"router, carrier up", `{"interface": "wan0", "ra": {}}`, true, "up", true, time.Minute},
+		{"router, carrier down", `{"interface": "wan0", "ra": {}}`, true, "down", false, 0},
+		{"router, its default route not taken", `{"interface": "wan0", "ra": {"accept_default_route": false}}`, true, "", false, 0},
+		{"no router", `{"interface": "wan0", "ra": {}}`, false, "", false, 0},
+		{"static ::/0", `{"interface": "wan0", "static": {"routes": [{"prefix": "::/0", "via": "fe80::1"}]}}`, false, "", true, 0},
+		{"static ::/0, carrier down", `{"interface": "wan0", "static": {"routes": [{"prefix": "::/0", "via": "fe80::1"}]}}`, false, "down", false, 0},
+		{"static IPv4 default only", `{"interface": "wan0", "static": {"routes": [{"prefix": "0.0.0.0/0", "via": "192.0.2.1"}]}}`, false, "", false, 0},
+	} {
+		cfg := mustConfig(t, `{"wan": [`+c.wan+`]}`)
+		facts := state.Snapshot{}
+		if c.ra {
+			facts = facts.With(KeyRA("wan0"), router)
+		}
+		if c.carrier != "" {
+			facts = facts.With(KeyCarrier("wan0"), c.carrier == "up")
+		}
+		at := Moment{Now: now}
+		if got := HasDefault6(cfg.WAN[0], facts, &at); got != c.want {
+			t.Errorf("%s: %v, want %v", c.name, got, c.want)
+		}
+		if want := at0(c.next); !at.Next.Equal(want) {
+			t.Errorf("%s: holds until %v, want %v", c.name, at.Next, want)
+		}
+	}
+}
+
+// at0 is now+d, or zero for 0.
+func at0(d time.Duration) time.Time {
+	if d == 0 {
+		return time.Time{}
+	}
+	return now.Add(d)
+}
