@@ -364,10 +364,15 @@ func forwardRules(flow bool, segs []segSets) []Rule {
 		rs = append(rs, Rule{Match: []Stmt{l4protoMatch{[]uint8{6, 17}}}, Action: []Stmt{counterStmt{}, flowStmt{flowtableName}}})
 	}
 	rs = append(rs,
+		// Nearly every packet forwarded belongs to a flow under way: it
+		// is let through second, after only the clamping, which has to see
+		// the SYN-ACKs (established) too. Any rule before this one costs
+		// every packet; with the mesh rule first, the ruleset forwarded
+		// 2-3 % less than conntrack alone.
+		rule("", Accept, ctMatch{ctEstablished | ctRelated}),
 		// Paths through a mesh are often asymmetric: this box may see only
 		// one direction of a flow, which conntrack would call invalid.
 		rule("routed between neighbours", Accept, fromMesh, ifaceMatch{Out: true, Set: "mesh"}),
-		rule("", Accept, ctMatch{ctEstablished | ctRelated}),
 		dropTo("", ReasonInvalid, ctMatch{ctInvalid}),
 	)
 	for _, s := range segs {
