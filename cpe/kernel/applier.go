@@ -163,8 +163,8 @@ func (a *Applier) Close() error {
 // by the kernel since, no lifetime of d run out and less than recheckEvery
 // gone by, reads nothing and returns at once: the box applies its plan
 // often (every fact, every notification heard), and reading the whole
-// kernel each time was most of what an idle box spent. Applying the very Desired of that Apply
-// again does not even normalize it.
+// kernel each time was most of what an idle box spent. Applying the very
+// Desired of that Apply again does not even normalize it.
 func (a *Applier) Apply(ctx context.Context, d Desired) ([]string, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()

@@ -9,7 +9,6 @@ import (
 	"runtime"
 	"slices"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -17,6 +16,8 @@ import (
 	"github.com/vishvananda/netlink/nl"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
+
+	"cpe/internal/pollwait"
 )
 
 // netlinkTimeout bounds every netlink exchange: the kernel answers at once,
@@ -37,7 +38,7 @@ type linuxOps struct {
 	// heard is signalled whenever the watch has something queued, by
 	// listener, which waits for that through the runtime's poller.
 	heard    chan struct{}
-	listener *readiness
+	listener *pollwait.Waiter
 	// sent are the route changes made since Changed last drained the
 	// watch: their notifications are no news. Routes are what the box
 	// changes all the time (mesh routes follow every reroute), and have no
@@ -183,7 +184,7 @@ func (o *linuxOps) Heard() <-chan struct{} { return o.heard }
 
 func (o *linuxOps) closeWatch() {
 	if o.listener != nil {
-		o.listener.close()
+		o.listener.Close()
 		o.listener = nil
 	}
 	if o.watch != nil {
@@ -192,57 +193,19 @@ func (o *linuxOps) closeWatch() {
 	}
 }
 
-// readiness signals a channel each time a socket becomes readable, in
-// one wait on the runtime's poller that lasts until close. It reads
-// nothing: its own duplicate of the descriptor only makes the socket
-// known to the poller, and the owner drains the socket when signalled.
-// The poller's registration is edge-triggered, and a message queued is an
-// edge of its own, so no message goes unsignalled.
-type readiness struct {
-	f  *os.File
-	wg sync.WaitGroup
-}
-
-func listen(fd int, ch chan<- struct{}) (*readiness, error) {
+// listen signals heard each time the watch socket fd has something
+// queued, from a wait on a duplicate of it: Changed reads the socket.
+func listen(fd int, heard chan<- struct{}) (*pollwait.Waiter, error) {
 	dup, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 0)
 	if err != nil {
 		return nil, err
 	}
-	if err := unix.SetNonblock(dup, true); err != nil {
-		unix.Close(dup)
-		return nil, err
-	}
-	f := os.NewFile(uintptr(dup), "netlink-watch")
-	raw, err := f.SyscallConn()
-	if err == nil {
-		// Fails for a descriptor the poller refused.
-		err = f.SetReadDeadline(time.Time{})
-	}
-	if err != nil {
-		f.Close()
-		return nil, err
-	}
-	r := &readiness{f: f}
-	r.wg.Add(1)
-	go func() {
-		defer r.wg.Done()
-		// The first call comes before any wait: a message queued before
-		// the poller knew the socket may have come and gone as an edge,
-		// so it signals too.
-		raw.Read(func(uintptr) bool {
-			select {
-			case ch <- struct{}{}:
-			default:
-			}
-			return false
-		})
-	}()
-	return r, nil
-}
-
-func (r *readiness) close() {
-	r.f.Close()
-	r.wg.Wait()
+	return pollwait.Start(dup, "netlink-watch", func() {
+		select {
+		case heard <- struct{}{}:
+		default:
+		}
+	})
 }
 
 func (o *linuxOps) Close() error {
