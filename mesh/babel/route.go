@@ -509,9 +509,7 @@ func (e *Engine) tickRoutes() {
 			delete(e.dests, d.key)
 			continue
 		}
-		w, soft := e.destDeadline(d)
-		lower(&e.routeWake, w)
-		lower(&e.smoothWake, soft)
+		e.lowerRouteWakes(e.destDeadline(d))
 	}
 }
 
@@ -522,9 +520,15 @@ func (e *Engine) destDue(d *dest) bool {
 	if e.due(w) || e.due(soft) {
 		return true
 	}
+	e.lowerRouteWakes(w, soft)
+	return false
+}
+
+// lowerRouteWakes lowers the route table's next deadlines to a
+// destination's (destDeadline).
+func (e *Engine) lowerRouteWakes(w, soft time.Time) {
 	lower(&e.routeWake, w)
 	lower(&e.smoothWake, soft)
-	return false
 }
 
 // destDeadline returns when d has something to do next: a route expires
@@ -550,9 +554,7 @@ func (e *Engine) destDeadline(d *dest) (w, soft time.Time) {
 func (e *Engine) rescanRoutes() {
 	e.routeWake, e.smoothWake = time.Time{}, time.Time{}
 	for _, d := range e.dests {
-		w, soft := e.destDeadline(d)
-		lower(&e.routeWake, w)
-		lower(&e.smoothWake, soft)
+		e.lowerRouteWakes(e.destDeadline(d))
 	}
 }
 

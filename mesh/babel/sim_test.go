@@ -217,11 +217,11 @@ func (s *sim) run(d time.Duration) {
 			for _, n := range s.nodes {
 				if !n.e.Next().After(s.now) {
 					n.e.Tick(s.now)
+					out := n.e.Output()
 					if s.ticked != nil {
-						out := n.e.Output()
 						s.ticked(n, out)
-						s.send(n, out)
 					}
+					s.send(n, out)
 				}
 			}
 		}
