@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"path/filepath"
 	"sync"
 	"time"
 )
@@ -52,14 +53,9 @@ func (c *Console) ServeSocket(ctx context.Context, path string) error {
 	if err := removeStale(path); err != nil {
 		return err
 	}
-	var lc net.ListenConfig
-	ln, err := lc.Listen(ctx, "unix", path)
+	ln, err := listenPrivate(ctx, path)
 	if err != nil {
-		return fmt.Errorf("console: listen: %w", err)
-	}
-	if err := os.Chmod(path, 0o600); err != nil {
-		ln.Close()
-		return fmt.Errorf("console: %w", err)
+		return err
 	}
 	c.log.Info("serving the console", "socket", path)
 
@@ -124,8 +120,38 @@ func (c *Console) ServeSocket(ctx context.Context, path string) error {
 		}()
 	}
 	ln.Close()
+	os.Remove(path)
 	wg.Wait()
 	return errOut
+}
+
+// listenPrivate listens on a unix socket that appears at path with mode
+// 0600 and never with another: it is made in a directory of its own that
+// only we may enter, given its mode there, and renamed into place. Made
+// at path and changed after, it was there with the umask's mode for a
+// moment, listening.
+func listenPrivate(ctx context.Context, path string) (net.Listener, error) {
+	dir, err := os.MkdirTemp(filepath.Dir(path), ".console-")
+	if err != nil {
+		return nil, fmt.Errorf("console: %w", err)
+	}
+	defer os.RemoveAll(dir)
+	tmp := filepath.Join(dir, "sock")
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "unix", tmp)
+	if err != nil {
+		return nil, fmt.Errorf("console: listen: %w", err)
+	}
+	// Its name is path from now on; ServeSocket removes it.
+	ln.(*net.UnixListener).SetUnlinkOnClose(false)
+	if err = os.Chmod(tmp, 0o600); err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("console: %w", err)
+	}
+	return ln, nil
 }
 
 // removeStale removes a socket file nobody listens on any more.

@@ -297,3 +297,39 @@ func TestSocketPathChecks(t *testing.T) {
 		t.Errorf("Client without a server: exit %d, %v", code, err)
 	}
 }
+
+// TestSocketNeverLooser: the socket file is never seen with a mode other
+// than 0600, not even while it comes up, and nothing is left behind.
+func TestSocketNeverLooser(t *testing.T) {
+	for round := range 20 {
+		dir := t.TempDir()
+		path := filepath.Join(dir, "cli.sock")
+		c := newTestConsole(newFakeConfig(initialDoc), &recorder{})
+		ctx, cancel := context.WithCancel(context.Background())
+		errc := make(chan error, 1)
+		go func() { errc <- c.ServeSocket(ctx, path) }()
+		var seen os.FileMode
+		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); {
+			if fi, err := os.Lstat(path); err == nil {
+				if seen = fi.Mode(); seen.Perm() != 0o600 {
+					break
+				}
+				if conn, err := net.Dial("unix", path); err == nil {
+					conn.Close()
+					break
+				}
+			}
+		}
+		cancel()
+		if err := <-errc; err != nil {
+			t.Fatalf("round %d: ServeSocket: %v", round, err)
+		}
+		entries, _ := os.ReadDir(dir)
+		if seen&os.ModeSocket == 0 || seen.Perm() != 0o600 {
+			t.Fatalf("round %d: socket seen with mode %v, want a socket with 0600", round, seen)
+		}
+		if len(entries) != 0 {
+			t.Fatalf("round %d: left behind: %v", round, entries)
+		}
+	}
+}
