@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"os"
 	"syscall"
 	"testing"
 	"time"
@@ -81,9 +82,16 @@ func buildLab() (l lab, err error) {
 	if err := addAddr("dhcps0", "192.0.2.1/24"); err != nil {
 		return l, err
 	}
-	// Frames sent before the veth has carrier are dropped; a DHCP client
-	// would retransmit, a test would time out.
-	return l, waitOperUp("dhcps0")
+	// Frames sent before a veth end has carrier are dropped; a DHCP client
+	// would retransmit, a test would time out. Each end gets its carrier
+	// from the kernel's link watch on its own, so wait for both.
+	if err := waitOperUp("dhcps0"); err != nil {
+		return l, err
+	}
+	if err := netns.Set(l.client); err != nil {
+		return l, err
+	}
+	return l, waitOperUp("dhcpc0")
 }
 
 func waitOperUp(name string) error {
@@ -167,19 +175,30 @@ func TestPacketConn(t *testing.T) {
 			return
 		}
 		defer srv.Close()
-		srv.SetDeadline(time.Now().Add(5 * time.Second))
-
-		// Broadcast from an interface without an address.
-		if err := conn.Send(Packet{Data: []byte("discover"), Broadcast: true, To: limitedBroadcast}); err != nil {
-			t.Error(err)
-			return
-		}
+		// Broadcast from an interface without an address. The link watch
+		// marks a veth up a moment before its queue takes frames, so send
+		// again, as a client would, until the server hears one.
 		buf := make([]byte, 1500)
-		n, from, err := srv.ReadFromUDPAddrPort(buf)
+		var (
+			n    int
+			from netip.AddrPort
+		)
+		for deadline := time.Now().Add(5 * time.Second); ; {
+			if err := conn.Send(Packet{Data: []byte("discover"), Broadcast: true, To: limitedBroadcast}); err != nil {
+				t.Error(err)
+				return
+			}
+			srv.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+			n, from, err = srv.ReadFromUDPAddrPort(buf)
+			if err == nil || !errors.Is(err, os.ErrDeadlineExceeded) || time.Now().After(deadline) {
+				break
+			}
+		}
 		if err != nil || string(buf[:n]) != "discover" || from != netip.MustParseAddrPort("0.0.0.0:68") {
 			t.Errorf("server got %q from %v: %v", buf[:n], from, err)
 			return
 		}
+		srv.SetDeadline(time.Now().Add(5 * time.Second))
 		// A broadcast reply reaches the client that has no address; its own
 		// broadcast, looped back by the packet socket, must not.
 		if _, err := srv.WriteToUDPAddrPort([]byte("offer"), netip.MustParseAddrPort("255.255.255.255:68")); err != nil {
