@@ -122,7 +122,9 @@ func New(opts Options) (*Applier, error) {
 	if err != nil {
 		return nil, err
 	}
-	return newApplier(ops, opts), nil
+	a := newApplier(ops, opts)
+	ops.log = a.log
+	return a, nil
 }
 
 func newApplier(ops netlinkOps, opts Options) *Applier {

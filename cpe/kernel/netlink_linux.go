@@ -3,6 +3,7 @@ package kernel
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/netip"
 	"os"
@@ -44,6 +45,8 @@ type linuxOps struct {
 	// changes all the time (mesh routes follow every reroute), and have no
 	// side effects to be heard.
 	sent []sentRoute
+	// log hears what the Applier cannot return: a listener that failed.
+	log *slog.Logger
 }
 
 // sentRoute names a route change as its notification will: a message
@@ -72,7 +75,7 @@ var watchGroups = []uint{
 }
 
 func newLinuxOps(nsPath string) (_ *linuxOps, err error) {
-	o := &linuxOps{ns: netns.None(), heard: make(chan struct{}, 1)}
+	o := &linuxOps{ns: netns.None(), heard: make(chan struct{}, 1), log: slog.New(slog.DiscardHandler)}
 	defer func() {
 		if err != nil {
 			o.Close()
@@ -118,14 +121,17 @@ func (o *linuxOps) Changed() bool {
 	sent := o.sent
 	o.sent = nil
 	if o.watch == nil {
+		// Without the watch or its listener the box still hears of
+		// changes, at its next periodic apply.
 		s, err := nl.SubscribeAt(o.ns, netns.None(), unix.NETLINK_ROUTE, watchGroups...)
 		if err != nil {
+			o.log.Warn("cannot subscribe to the kernel's change notifications: changes made by others are seen only at the periodic apply", "err", err)
 			return true
 		}
 		o.watch = s // non-blocking
-		// Without a listener the box still hears of changes, at its
-		// next periodic apply.
-		o.listener, _ = listen(s.GetFd(), o.heard)
+		if o.listener, err = listen(s.GetFd(), o.heard); err != nil {
+			o.log.Warn("cannot wait for the kernel's change notifications: changes made by others are seen only at the periodic apply", "err", err)
+		}
 		return true
 	}
 	changed := false
