@@ -22,6 +22,7 @@ import (
 	"cpe/cpe/kernel"
 	"cpe/cpe/logring"
 	"cpe/firewall"
+	"cpe/internal/gcpace"
 )
 
 // Set by the linker (see the Makefile).
@@ -146,6 +147,7 @@ func cmdRun(args []string, stderr io.Writer) int {
 		return 2
 	}
 	oneCPU()
+	gcpace.Start()
 	var lvl slog.Level
 	if err := lvl.UnmarshalText([]byte(*level)); err != nil {
 		fmt.Fprintf(stderr, "cpe run: -log-level: %v\n", err)

@@ -15,6 +15,7 @@ import (
 	"cpe/cpe/logring"
 	"cpe/cpe/supervisor"
 	"cpe/firewall"
+	"cpe/internal/gcpace"
 )
 
 // fallbackState is used when the persistent partition cannot hold the store:
@@ -25,6 +26,7 @@ const fallbackState = "/run/cpe-state"
 // (the kernel panics), so every failure is logged and retried.
 func pid1() {
 	oneCPU()
+	gcpace.Start()
 	ring := logring.New(4000)
 	log := slog.New(slog.NewTextHandler(ring, nil))
 	slog.SetDefault(log)
