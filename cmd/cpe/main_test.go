@@ -96,6 +96,7 @@ func TestRunAndCLI(t *testing.T) {
 	var log bytes.Buffer
 	cpeBin = lab.Binary(t)
 	run := exec.Command("ip", "netns", "exec", ns.Name, cpeBin, "run", "-config", cfg, "-state", filepath.Join(dir, "state"), "-socket", sock)
+	run.Env = append(os.Environ(), "GOGC=", "GOMEMLIMIT=") // the daemon's own pacing
 	run.Stdout, run.Stderr = &log, &log
 	if err := run.Start(); err != nil {
 		t.Fatal(err)
@@ -153,6 +154,12 @@ func TestRunAndCLI(t *testing.T) {
 	out, code = runCPE(t, "configure\nrollback 1\ncompare\ncommit\nexit\nshow config system hostname\n", "cli", "-socket", sock)
 	if code != 0 || !strings.Contains(out, "-") || !strings.Contains(out, "first") {
 		t.Errorf("rollback: exit %d\n%s", code, out)
+	}
+
+	// The daemon paces its garbage collection by a memory limit.
+	out, code = runCPE(t, "", "cli", "-socket", sock, "show", "system")
+	if code != 0 || !strings.Contains(out, "garbage collections: ") || !strings.Contains(out, "next by memory limit") {
+		t.Errorf("show system: exit %d\n%s", code, out)
 	}
 
 	out, code = runCPE(t, "", "cli", "-socket", sock, "show", "components")

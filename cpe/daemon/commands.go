@@ -4,8 +4,11 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"runtime"
+	"runtime/debug"
+	"runtime/metrics"
 	"slices"
 	"strconv"
 	"strings"
@@ -61,9 +64,28 @@ func (d *Daemon) showSystem(_ context.Context, _ *console.Session, _ []string, w
 	if rss, ok := readRSS(); ok {
 		fmt.Fprintf(w, "rss: %d KiB\n", rss)
 	}
+	writeGC(w)
 	fmt.Fprintf(w, "goroutines: %d\n", runtime.NumGoroutine())
 	fmt.Fprintf(w, "healthy: %t\n", d.sup.Healthy())
 	return nil
+}
+
+// writeGC tells how the runtime collects garbage: collections so far, the
+// live heap the last one left, and the memory limit that paces them
+// (internal/gcpace), if any.
+func writeGC(w io.Writer) {
+	s := []metrics.Sample{{Name: "/gc/cycles/total:gc-cycles"}, {Name: "/gc/heap/live:bytes"}}
+	metrics.Read(s)
+	for _, x := range s {
+		if x.Value.Kind() != metrics.KindUint64 {
+			return
+		}
+	}
+	fmt.Fprintf(w, "garbage collections: %d, live heap %d KiB", s[0].Value.Uint64(), s[1].Value.Uint64()>>10)
+	if limit := debug.SetMemoryLimit(-1); limit != math.MaxInt64 {
+		fmt.Fprintf(w, ", next by memory limit %d KiB", limit>>10)
+	}
+	fmt.Fprintln(w)
 }
 
 // readRSS returns the resident set size of this process in KiB.
