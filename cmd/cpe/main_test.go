@@ -158,7 +158,7 @@ func TestRunAndCLI(t *testing.T) {
 
 	// The daemon paces its garbage collection by a memory limit.
 	out, code = runCPE(t, "", "cli", "-socket", sock, "show", "system")
-	if code != 0 || !strings.Contains(out, "garbage collections: ") || !strings.Contains(out, "next by memory limit") {
+	if code != 0 || !strings.Contains(out, "garbage collections: ") || !strings.Contains(out, ", memory limit ") {
 		t.Errorf("show system: exit %d\n%s", code, out)
 	}
 

@@ -83,7 +83,7 @@ func writeGC(w io.Writer) {
 	}
 	fmt.Fprintf(w, "garbage collections: %d, live heap %d KiB", s[0].Value.Uint64(), s[1].Value.Uint64()>>10)
 	if limit := debug.SetMemoryLimit(-1); limit != math.MaxInt64 {
-		fmt.Fprintf(w, ", next by memory limit %d KiB", limit>>10)
+		fmt.Fprintf(w, ", memory limit %d KiB", limit>>10)
 	}
 	fmt.Fprintln(w)
 }

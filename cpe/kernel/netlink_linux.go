@@ -45,7 +45,8 @@ type linuxOps struct {
 	// changes all the time (mesh routes follow every reroute), and have no
 	// side effects to be heard.
 	sent []sentRoute
-	// log hears what the Applier cannot return: a listener that failed.
+	// log hears what the Applier cannot return: a watch or listener that
+	// failed.
 	log *slog.Logger
 }
 
