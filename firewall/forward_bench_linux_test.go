@@ -51,8 +51,17 @@ func BenchmarkForward(b *testing.B) {
 
 var forwardModes = []string{"none", "ruleset", "offload", "conntrack"}
 
+// forwardInput is the router's configuration in the forwarding lab.
+var forwardInput = Input{
+	Uplinks:  []Uplink{{Interface: "wan0", IPv4: []netip.Addr{addr("198.51.100.2")}}},
+	LANs:     []Segment{{Interface: "lan0", IPv6: []netip.Prefix{pfx("2001:db8:1:1::/64")}, IPv4: pfx("192.168.1.1/24"), NAT: true}},
+	Own:      []netip.Prefix{pfx("2001:db8:1::/48")},
+	LogDrops: true,
+}
+
 // conntrackOnly is our tables with nothing in them but what makes the
-// kernel track connections, and for IPv4 the masquerading NAT44 needs.
+// kernel track connections, and for IPv4 the masquerading NAT44 needs,
+// for forwardInput's uplink and LAN.
 var conntrackOnly = fmt.Sprintf(`table inet %s {
 	chain forward {
 		type filter hook forward priority 0; policy accept;
@@ -62,10 +71,10 @@ var conntrackOnly = fmt.Sprintf(`table inet %s {
 table ip %s {
 	chain postrouting {
 		type nat hook postrouting priority 100; policy accept;
-		oifname "wan0" ip saddr 192.168.1.0/24 masquerade
+		oifname %q ip saddr %s masquerade
 	}
 }
-`, FilterTable, NATTable)
+`, FilterTable, NATTable, forwardInput.Uplinks[0].Interface, forwardInput.LANs[0].IPv4.Masked())
 
 // forwardRuns is how many runs of 3 s each mode gets.
 const forwardRuns = 5
@@ -114,13 +123,8 @@ func forwardMode(b *testing.B, router string, fd int, mode string) string {
 		inNetns(b, router, dropOurTables+conntrackOnly, "nft", "-f", "-")
 		return ""
 	}
-	in := Input{
-		Uplinks:     []Uplink{{Interface: "wan0", IPv4: []netip.Addr{addr("198.51.100.2")}}},
-		LANs:        []Segment{{Interface: "lan0", IPv6: []netip.Prefix{pfx("2001:db8:1:1::/64")}, IPv4: pfx("192.168.1.1/24"), NAT: true}},
-		Own:         []netip.Prefix{pfx("2001:db8:1::/48")},
-		FlowOffload: mode == "offload",
-		LogDrops:    true,
-	}
+	in := forwardInput
+	in.FlowOffload = mode == "offload"
 	ch, err := newApplier(b, fd).Apply(context.Background(), Build(in))
 	if err != nil {
 		b.Fatal(err)
