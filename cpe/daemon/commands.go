@@ -4,11 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"math"
 	"os"
 	"runtime"
-	"runtime/debug"
-	"runtime/metrics"
 	"slices"
 	"strconv"
 	"strings"
@@ -17,6 +14,7 @@ import (
 
 	"cpe/cpe/console"
 	"cpe/cpe/kernel"
+	"cpe/internal/gcpace"
 )
 
 // commands are the operational commands the core registers with the console;
@@ -74,15 +72,12 @@ func (d *Daemon) showSystem(_ context.Context, _ *console.Session, _ []string, w
 // live heap the last one left, and the memory limit that paces them
 // (internal/gcpace), if any.
 func writeGC(w io.Writer) {
-	s := []metrics.Sample{{Name: "/gc/cycles/total:gc-cycles"}, {Name: "/gc/heap/live:bytes"}}
-	metrics.Read(s)
-	for _, x := range s {
-		if x.Value.Kind() != metrics.KindUint64 {
-			return
-		}
+	u, ok := gcpace.Read()
+	if !ok {
+		return
 	}
-	fmt.Fprintf(w, "garbage collections: %d, live heap %d KiB", s[0].Value.Uint64(), s[1].Value.Uint64()>>10)
-	if limit := debug.SetMemoryLimit(-1); limit != math.MaxInt64 {
+	fmt.Fprintf(w, "garbage collections: %d, live heap %d KiB", u.Collections, u.Live>>10)
+	if limit, ok := gcpace.MemoryLimit(); ok {
 		fmt.Fprintf(w, ", memory limit %d KiB", limit>>10)
 	}
 	fmt.Fprintln(w)

@@ -19,6 +19,7 @@
 package gcpace
 
 import (
+	"math"
 	"os"
 	"runtime"
 	"runtime/debug"
@@ -29,17 +30,19 @@ import (
 // the live heap is: the runtime's own minimum heap under GOGC=100.
 const MinGrowth = 4 << 20
 
-// The runtime/metrics samples Limit needs, in this order.
+// The runtime/metrics samples read takes, in this order.
 var names = []string{
 	"/memory/classes/total:bytes",         // all the runtime has mapped
 	"/memory/classes/heap/released:bytes", // given back to the kernel
 	"/memory/classes/heap/free:bytes",     // free heap still held
 	"/gc/heap/live:bytes",                 // live heap at the last collection
+	"/gc/cycles/total:gc-cycles",          // collections so far
 }
 
-// Usage is what the runtime reported after a collection.
+// Usage is what the runtime reports of its memory and collections.
 type Usage struct {
 	Total, Released, Free, Live uint64
+	Collections                 uint64
 }
 
 // Limit is the memory limit that lets the heap grow by the larger of the
@@ -58,24 +61,27 @@ func Start() bool {
 	if os.Getenv("GOGC") != "" || os.Getenv("GOMEMLIMIT") != "" {
 		return false
 	}
-	if _, ok := read(); !ok {
+	u, ok := Read()
+	if !ok {
 		return false // a runtime without these metrics: keep its pacing
 	}
-	adjust()
+	pace(u)
 	debug.SetGCPercent(-1)
 	return true
 }
 
-// adjust sets the limit from what the runtime reports now, and arranges to
-// run again after the next collection.
-func adjust() {
-	u, _ := read()
+// pace sets the limit for what the runtime reported, and arranges for the
+// next collection to pace again.
+func pace(u Usage) {
 	debug.SetMemoryLimit(int64(Limit(u, MinGrowth)))
 	// A sentinel nothing refers to is freed by the next collection, whose
-	// cleanup then runs adjust again. It holds a pointer so that the tiny
+	// cleanup then paces again. It holds a pointer so that the tiny
 	// allocator does not share its slot with other objects.
 	s := &sentinel{}
-	runtime.AddCleanup(s, func(struct{}) { adjust() }, struct{}{})
+	runtime.AddCleanup(s, func(struct{}) {
+		u, _ := Read()
+		pace(u)
+	}, struct{}{})
 }
 
 type sentinel struct {
@@ -83,8 +89,8 @@ type sentinel struct {
 	_ uint64
 }
 
-// read samples the runtime; ok is false when it lacks one of the metrics.
-func read() (u Usage, ok bool) {
+// Read samples the runtime; ok is false when it lacks one of the metrics.
+func Read() (u Usage, ok bool) {
 	s := make([]metrics.Sample, len(names))
 	for i, n := range names {
 		s[i].Name = n
@@ -96,5 +102,13 @@ func read() (u Usage, ok bool) {
 		}
 	}
 	return Usage{Total: s[0].Value.Uint64(), Released: s[1].Value.Uint64(),
-		Free: s[2].Value.Uint64(), Live: s[3].Value.Uint64()}, true
+		Free: s[2].Value.Uint64(), Live: s[3].Value.Uint64(),
+		Collections: s[4].Value.Uint64()}, true
+}
+
+// MemoryLimit is the runtime's memory limit, as Start paces it; ok is false
+// when there is none.
+func MemoryLimit() (limit uint64, ok bool) {
+	l := debug.SetMemoryLimit(-1)
+	return uint64(l), l != math.MaxInt64
 }

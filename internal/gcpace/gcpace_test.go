@@ -65,7 +65,7 @@ func TestStart(t *testing.T) {
 	}
 	limit := func() uint64 { return uint64(debug.SetMemoryLimit(-1)) }
 	first := limit()
-	u, _ := read()
+	u, _ := Read()
 	if first > u.Total+MinGrowth || first < MinGrowth {
 		t.Fatalf("first limit %d with %+v", first, u)
 	}
