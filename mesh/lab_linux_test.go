@@ -53,10 +53,11 @@ func TestTwoBoxes(t *testing.T) {
 	l.Veth(b, "lan0", hb, "eth0")
 	boxA, boxB := meshBox(t, a, "mesh0"), meshBox(t, b, "mesh0")
 	addrA, addrB := lanAddr(t, a), lanAddr(t, b)
+	lanB := strings.TrimSuffix(addrB, "1") + "/64"
 
 	// The route may first show at infinity: B's update can come before
 	// B's IHU tells A that B hears it.
-	at96 := regexp.MustCompile(regexp.QuoteMeta(strings.TrimSuffix(addrB, "1")+"/64") + `\s+-\s+96\s`)
+	at96 := regexp.MustCompile(regexp.QuoteMeta(lanB) + `\s+-\s+96\s`)
 	var out string
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(200 * time.Millisecond) {
 		out, _ = boxA.CLI("show", "babel", "routes")
@@ -68,7 +69,7 @@ func TestTwoBoxes(t *testing.T) {
 		}
 	}
 	t.Logf("A's Babel routes:\n%s", out)
-	boxA.WaitCLI(10*time.Second, []string{"show", "routes"}, strings.TrimSuffix(addrB, "1")+"/64")
+	boxA.WaitCLI(10*time.Second, []string{"show", "routes"}, lanB)
 	var pingOut string
 	var err error
 	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(500 * time.Millisecond) {
@@ -85,7 +86,6 @@ func TestTwoBoxes(t *testing.T) {
 
 	// A route deleted by hand comes back at once: the box hears the
 	// kernel say so. (It used to wait for its next periodic apply.)
-	lanB := strings.TrimSuffix(addrB, "1") + "/64"
 	a.Run("ip", "-6", "route", "del", lanB)
 	for deadline := time.Now().Add(5 * time.Second); !strings.Contains(a.Run("ip", "-6", "route", "show", lanB), "mesh0"); time.Sleep(100 * time.Millisecond) {
 		if time.Now().After(deadline) {
